@@ -1,0 +1,54 @@
+/**
+ * Time as the engine sees it. Rule 5: elapsed time comes from a monotonic clock only,
+ * never Date.now(), so a wall-clock step cannot make an expired lock look valid.
+ * The interface exists so timing logic can be driven by a fake clock in unit tests.
+ */
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Monotonic milliseconds (performance.now() by default). */
+  now(): number;
+  /** Run `fn` once after `ms`. Timers never keep the process alive on their own. */
+  setTimer(fn: () => void, ms: number): Timer;
+}
+
+export const monotonicClock: Clock = {
+  now: () => performance.now(),
+  setTimer(fn, ms) {
+    const handle = setTimeout(fn, Math.max(0, ms));
+    handle.unref();
+    return { cancel: () => clearTimeout(handle) };
+  },
+};
+
+/** Rule 6: drift allowance for a lease of `ttl` ms (clock drift between nodes plus 2 ms of slack). */
+export function driftFor(ttl: number, driftFactor: number): number {
+  return ttl * driftFactor + 2;
+}
+
+/**
+ * Rule 6 / rule 11: the monotonic deadline of a lease whose writes started at `startedAt`.
+ * Measuring from the start of the round (not its end) charges the round's own duration
+ * against the lease.
+ */
+export function leaseDeadline(startedAt: number, ttl: number, driftFactor: number): number {
+  return startedAt + ttl - driftFor(ttl, driftFactor);
+}
+
+/** Sleep that a signal can cut short; resolves `false` when aborted. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const onAbort = () => {
+      timer.cancel();
+      resolve(false);
+    };
+    const timer = clock.setTimer(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,96 @@
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { RedlockConfigError } from './errors.js';
+import type { RedisConnection } from './ioredis-node.js';
+import { show } from './options.js';
+
+/** What a node may be given as: a `redis://` / `rediss://` URL, ioredis options, or a live client. */
+export type NodeSpec = string | RedisOptions | RedisConnection;
+
+export interface OpenedConnection {
+  readonly client: RedisConnection;
+  /** true when this library created the client and so must close it. */
+  readonly owned: boolean;
+  /** `host:port` without credentials, for logs and errors. */
+  readonly address: string;
+}
+
+/**
+ * Settings for connections we create: a dead node must fail fast rather than queue commands
+ * forever (our own per-node timeout bounds every call anyway).
+ */
+const OWNED_CONNECTION_DEFAULTS: RedisOptions = {
+  maxRetriesPerRequest: 1,
+  enableOfflineQueue: true,
+  connectTimeout: 2_000,
+  retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
+};
+
+export function validateNodeSpecs(nodes: unknown, field = 'nodes'): NodeSpec[] {
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    throw new RedlockConfigError(field, `must be a non-empty array of Redis URLs, ioredis options or clients, got ${show(nodes)}`);
+  }
+  nodes.forEach((spec, i) => checkNodeSpec(spec, `${field}[${i}]`));
+  return nodes as NodeSpec[];
+}
+
+export function openConnection(spec: NodeSpec): OpenedConnection {
+  if (isRedisConnection(spec)) {
+    return { client: spec, owned: false, address: addressOfClient(spec) };
+  }
+  if (typeof spec === 'string') {
+    const url = new URL(spec);
+    const client = new Redis(spec, { ...OWNED_CONNECTION_DEFAULTS });
+    return { client, owned: true, address: `${url.hostname}:${url.port || '6379'}` };
+  }
+  const client = new Redis({ ...OWNED_CONNECTION_DEFAULTS, ...spec });
+  return { client, owned: true, address: addressOfOptions(spec) };
+}
+
+export function isRedisConnection(value: unknown): value is RedisConnection {
+  const c = value as Partial<Redis>;
+  return (
+    typeof value === 'object' && value !== null &&
+    typeof c.evalsha === 'function' && typeof c.eval === 'function' && typeof c.on === 'function'
+  );
+}
+
+function checkNodeSpec(spec: unknown, field: string): void {
+  if (isRedisConnection(spec)) return;
+  if (typeof spec === 'string') {
+    let url: URL;
+    try {
+      url = new URL(spec);
+    } catch {
+      // Never echo the string: it may carry a password.
+      throw new RedlockConfigError(field, 'is not a valid URL (expected redis://[user:password@]host[:port][/db] or rediss://…)');
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+      throw new RedlockConfigError(field, `must use redis:// or rediss://, got ${url.protocol}//`);
+    }
+    if (!url.hostname) throw new RedlockConfigError(field, 'has no host');
+    return;
+  }
+  if (typeof spec === 'object' && spec !== null && !Array.isArray(spec)) {
+    const o = spec as RedisOptions;
+    if (o.port !== undefined && (!Number.isInteger(o.port) || o.port <= 0 || o.port > 65_535)) {
+      throw new RedlockConfigError(`${field}.port`, `must be a port number from 1 to 65535, got ${show(o.port)}`);
+    }
+    if (o.host !== undefined && (typeof o.host !== 'string' || o.host.length === 0)) {
+      throw new RedlockConfigError(`${field}.host`, `must be a non-empty string, got ${show(o.host)}`);
+    }
+    return;
+  }
+  throw new RedlockConfigError(field, `must be a Redis URL, ioredis options or an ioredis client, got ${show(spec)}`);
+}
+
+function addressOfOptions(o: RedisOptions): string {
+  if (o.path) return o.path;
+  return `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
+}
+
+function addressOfClient(client: RedisConnection): string {
+  const options = (client as Redis).options as RedisOptions | undefined;
+  if (options && (options.host || options.port)) return addressOfOptions(options);
+  return client.constructor?.name === 'Cluster' ? 'cluster' : 'client';
+}

@@ -1,0 +1,14 @@
+import type { LockScript } from './scripts.js';
+
+/**
+ * One Redis master as the quorum logic sees it. The ioredis adapter implements it for real
+ * nodes; unit tests implement it with scripted fake nodes.
+ */
+export interface LockNode {
+  /** Position in the configured list (used in NodeError). */
+  readonly index: number;
+  /** `host:port` or a label; never holds credentials. */
+  readonly address: string;
+  /** Run a script; rejects on any node-side or connection failure. No timeout here: quorum.ts applies one. */
+  run(script: LockScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+}

@@ -1,0 +1,177 @@
+import type { Clock, Timer } from './clock.js';
+import { leaseDeadline } from './clock.js';
+import { LockLostError } from './errors.js';
+import type { NodeSet } from './node-set.js';
+import { ttlValue } from './options.js';
+import { verdictOf } from './quorum.js';
+import { AutoExtension } from './auto-extension.js';
+
+/** The handle a caller holds while it owns a lock. */
+export interface Lock extends AsyncDisposable {
+  /** The resources as the caller named them (without the key prefix). */
+  readonly resources: readonly string[];
+  /** The random owner token (128 bits from a CSPRNG). */
+  readonly value: string;
+  /** Monotonic deadline, ms on the performance.now() clock. */
+  readonly validUntil: number;
+  /** ms of validity left now (0 once expired, lost or released). */
+  readonly remaining: number;
+  /** Aborts before validity ends if the lock is lost or was not extended in time. */
+  readonly signal: AbortSignal;
+  /** Extend the lease to `ttl` ms from now; rejects with LockLostError when it can no longer be. */
+  extend(ttl?: number): Promise<void>;
+  /** Compare-and-delete on every node. Never hangs and never rejects. */
+  release(): Promise<ReleaseResult>;
+}
+
+export interface ReleaseResult {
+  /** true when a quorum of nodes deleted our keys. */
+  released: boolean;
+  /** How many nodes deleted our keys. */
+  nodes: number;
+}
+
+export interface LockContext {
+  readonly nodeSet: NodeSet;
+  readonly clock: Clock;
+  readonly driftFactor: number;
+  readonly nodeTimeout: number;
+  /** Called once when the lock is lost (signal aborted for a reason other than release). */
+  onLost(lock: LockHandle, error: LockLostError): void;
+  /** Called once when release() has finished. */
+  onReleased(lock: LockHandle, result: ReleaseResult): void;
+}
+
+/**
+ * How long before the end of validity the signal fires when no extension succeeded (rule 10):
+ * 5 % of the lease, at least 10 ms and at most 1 s, so a holder learns of the loss in time
+ * to stop, not after the lock expired.
+ */
+export function expiryWarningMargin(ttl: number): number {
+  return Math.min(Math.max(Math.round(ttl * 0.05), 10), 1_000);
+}
+
+export class LockHandle implements Lock {
+  readonly resources: readonly string[];
+  readonly value: string;
+  private readonly keys: readonly string[];
+  private readonly ttl: number;
+  private deadline: number;
+  private readonly controller = new AbortController();
+  private warningTimer: Timer | undefined;
+  private autoExtension: AutoExtension | undefined;
+  private extending: Promise<void> = Promise.resolve();
+  private releasing: Promise<ReleaseResult> | undefined;
+
+  constructor(
+    private readonly context: LockContext,
+    init: { resources: readonly string[]; keys: readonly string[]; value: string; ttl: number; validUntil: number },
+  ) {
+    this.resources = init.resources;
+    this.keys = init.keys;
+    this.value = init.value;
+    this.ttl = init.ttl;
+    this.deadline = init.validUntil;
+    this.scheduleExpiryWarning();
+  }
+
+  get validUntil(): number {
+    return this.deadline;
+  }
+
+  get remaining(): number {
+    if (this.releasing || this.controller.signal.aborted) return 0;
+    return Math.max(0, this.deadline - this.context.clock.now());
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** true once release() was called. */
+  get isReleased(): boolean {
+    return this.releasing !== undefined;
+  }
+
+  extend(ttl?: number): Promise<void> {
+    const lease = ttlValue(ttl, 'ttl') ?? this.ttl;
+    // One extension at a time: a manual extend and the auto-extension must not interleave.
+    const next = this.extending.then(() => this.extendOnce(lease));
+    this.extending = next.catch(() => undefined);
+    return next;
+  }
+
+  release(): Promise<ReleaseResult> {
+    this.releasing ??= this.releaseOnce();
+    return this.releasing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+
+  /** Rule 12: keep the lock alive every ttl/3 (or sooner) until release or loss. */
+  startAutoExtension(): void {
+    if (this.autoExtension || this.releasing || this.signal.aborted) return;
+    this.autoExtension = new AutoExtension(this, this.ttl, this.context.clock);
+    this.autoExtension.start();
+  }
+
+  private async extendOnce(ttl: number): Promise<void> {
+    if (this.releasing) throw new LockLostError(this.resources, 'it was released');
+    if (this.signal.aborted) throw this.signal.reason as LockLostError;
+    const { clock, nodeSet, driftFactor, nodeTimeout } = this.context;
+    // Rule 11: only while still valid; never resurrect an expired lease.
+    if (this.deadline <= clock.now()) throw this.lose('it expired before the extension');
+    const startedAt = clock.now();
+    const outcome = await nodeSet.extend(this.keys, this.value, ttl, Math.min(nodeTimeout, ttl - 1));
+    if (this.releasing) throw new LockLostError(this.resources, 'it was released during the extension');
+    const deadline = leaseDeadline(startedAt, ttl, driftFactor);
+    const verdict = verdictOf(outcome, nodeSet.size);
+    if (verdict !== 'won') {
+      throw this.lose(verdict === 'busy' ? 'a quorum no longer holds our token' : 'too few nodes answered the extension');
+    }
+    if (deadline <= clock.now()) throw this.lose('the extension took longer than the new lease');
+    this.deadline = deadline;
+    this.scheduleExpiryWarning();
+  }
+
+  private async releaseOnce(): Promise<ReleaseResult> {
+    // Rule 12: nothing scheduled for this lock may run after release() returns.
+    this.autoExtension?.stop();
+    this.warningTimer?.cancel();
+    this.warningTimer = undefined;
+    let result: ReleaseResult;
+    try {
+      // Rule 13: compare-and-delete on all N regardless of what we believe, bounded in time.
+      const outcome = await this.context.nodeSet.release(this.keys, this.value, this.context.nodeTimeout);
+      result = { released: verdictOf(outcome, this.context.nodeSet.size) === 'won', nodes: outcome.yes };
+    } catch {
+      result = { released: false, nodes: 0 };
+    }
+    this.context.onReleased(this, result);
+    return result;
+  }
+
+  private scheduleExpiryWarning(): void {
+    this.warningTimer?.cancel();
+    const { clock } = this.context;
+    const fireIn = this.deadline - expiryWarningMargin(this.ttl) - clock.now();
+    this.warningTimer = clock.setTimer(() => {
+      this.warningTimer = undefined;
+      this.lose('its validity is about to end and no extension succeeded');
+    }, fireIn);
+  }
+
+  /** Rule 10: abort the signal at once, with the reason, and report it once. */
+  private lose(reason: string): LockLostError {
+    if (this.signal.aborted) return this.signal.reason as LockLostError;
+    const error = new LockLostError(this.resources, reason);
+    this.warningTimer?.cancel();
+    this.warningTimer = undefined;
+    this.autoExtension?.stop();
+    this.controller.abort(error);
+    this.context.onLost(this, error);
+    return error;
+  }
+}

@@ -1,0 +1,202 @@
+import type { Clock } from './clock.js';
+import { monotonicClock } from './clock.js';
+import { RedlockConfigError } from './errors.js';
+
+/** Options of `new Redlock(nodes, options)`. */
+export interface RedlockOptions {
+  /** Prefix of every key the library touches (default `'lock:'`); must not be empty. */
+  keyPrefix?: string;
+  /** Default lease in ms (default 10 000). */
+  ttl?: number;
+  /** Default time acquire() may wait for a busy resource, ms (default 5 000; 0 = one attempt). */
+  wait?: number;
+  /** Base pause between attempts while waiting, ms (default 50). */
+  retryDelay?: number;
+  /** Random extra pause (0..retryJitter) added to each retryDelay, ms (default 50). */
+  retryJitter?: number;
+  /** Clock drift allowance per ms of lease (default 0.01): drift = ttl * driftFactor + 2 ms. */
+  driftFactor?: number;
+  /** Per-node reply timeout, ms. Default: 5 % of the ttl, clamped to 50..500 ms (and below ttl / 2). */
+  nodeTimeout?: number;
+  /** Monotonic time source; meant for tests that drive time by hand. */
+  clock?: Clock;
+}
+
+/** Per-call options of acquire / tryAcquire / using. */
+export interface AcquireOptions {
+  ttl?: number;
+  wait?: number;
+  retryDelay?: number;
+  retryJitter?: number;
+  /** Cancels waiting for the lock (never the clean-up of a failed attempt). */
+  signal?: AbortSignal;
+  /** Keep the lock alive while `using`'s routine runs (default true). */
+  autoExtend?: boolean;
+}
+
+export interface EngineSettings {
+  readonly keyPrefix: string;
+  readonly ttl: number;
+  readonly wait: number;
+  readonly retryDelay: number;
+  readonly retryJitter: number;
+  readonly driftFactor: number;
+  /** undefined = derive from each call's ttl. */
+  readonly nodeTimeout: number | undefined;
+  readonly clock: Clock;
+}
+
+export interface CallSettings {
+  readonly ttl: number;
+  readonly wait: number;
+  readonly retryDelay: number;
+  readonly retryJitter: number;
+  readonly nodeTimeout: number;
+  readonly signal: AbortSignal | undefined;
+  readonly autoExtend: boolean;
+}
+
+export const DEFAULTS = {
+  keyPrefix: 'lock:',
+  ttl: 10_000,
+  wait: 5_000,
+  retryDelay: 50,
+  retryJitter: 50,
+  driftFactor: 0.01,
+} as const;
+
+/** Largest delay a Node timer accepts; longer leases would fire their timers at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const ENGINE_KEYS = ['keyPrefix', 'ttl', 'wait', 'retryDelay', 'retryJitter', 'driftFactor', 'nodeTimeout', 'clock'];
+const CALL_KEYS = ['ttl', 'wait', 'retryDelay', 'retryJitter', 'signal', 'autoExtend'];
+
+/** Rule 3: a per-node timeout far below the lease, so one hung node cannot stall a decision. */
+export function defaultNodeTimeout(ttl: number): number {
+  return Math.max(1, Math.min(Math.max(Math.round(ttl * 0.05), 50), 500, Math.floor(ttl / 2)));
+}
+
+export function resolveEngineSettings(options: unknown, field = 'options'): EngineSettings {
+  const o = plainObject(options ?? {}, field, ENGINE_KEYS);
+  const ttl = ttlValue(o.ttl, `${field}.ttl`) ?? DEFAULTS.ttl;
+  const driftFactor = numberIn(o.driftFactor, `${field}.driftFactor`, 0, 0.5, 'a number from 0 to 0.5') ?? DEFAULTS.driftFactor;
+  const nodeTimeout = positiveInt(o.nodeTimeout, `${field}.nodeTimeout`);
+  if (nodeTimeout !== undefined && nodeTimeout >= ttl) {
+    throw new RedlockConfigError(`${field}.nodeTimeout`, `must be below ttl (${ttl} ms), got ${nodeTimeout}`);
+  }
+  if (o.keyPrefix !== undefined && (typeof o.keyPrefix !== 'string' || o.keyPrefix.length === 0)) {
+    throw new RedlockConfigError(`${field}.keyPrefix`, `must be a non-empty string (keys are always prefixed), got ${show(o.keyPrefix)}`);
+  }
+  if (o.clock !== undefined && !isClock(o.clock)) {
+    throw new RedlockConfigError(`${field}.clock`, 'must have now() and setTimer(fn, ms)');
+  }
+  return {
+    keyPrefix: (o.keyPrefix as string | undefined) ?? DEFAULTS.keyPrefix,
+    ttl,
+    wait: nonNegativeInt(o.wait, `${field}.wait`) ?? DEFAULTS.wait,
+    retryDelay: nonNegativeInt(o.retryDelay, `${field}.retryDelay`) ?? DEFAULTS.retryDelay,
+    retryJitter: nonNegativeInt(o.retryJitter, `${field}.retryJitter`) ?? DEFAULTS.retryJitter,
+    driftFactor,
+    nodeTimeout,
+    clock: (o.clock as Clock | undefined) ?? monotonicClock,
+  };
+}
+
+export function resolveCallSettings(engine: EngineSettings, options: unknown, field = 'options'): CallSettings {
+  const o = plainObject(options ?? {}, field, CALL_KEYS);
+  const ttl = ttlValue(o.ttl, `${field}.ttl`) ?? engine.ttl;
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new RedlockConfigError(`${field}.signal`, `must be an AbortSignal, got ${show(o.signal)}`);
+  }
+  if (o.autoExtend !== undefined && typeof o.autoExtend !== 'boolean') {
+    throw new RedlockConfigError(`${field}.autoExtend`, `must be a boolean, got ${show(o.autoExtend)}`);
+  }
+  const nodeTimeout = engine.nodeTimeout ?? defaultNodeTimeout(ttl);
+  if (nodeTimeout >= ttl) {
+    throw new RedlockConfigError(`${field}.ttl`, `must be above the node timeout (${nodeTimeout} ms), got ${ttl}`);
+  }
+  return {
+    ttl,
+    wait: nonNegativeInt(o.wait, `${field}.wait`) ?? engine.wait,
+    retryDelay: nonNegativeInt(o.retryDelay, `${field}.retryDelay`) ?? engine.retryDelay,
+    retryJitter: nonNegativeInt(o.retryJitter, `${field}.retryJitter`) ?? engine.retryJitter,
+    nodeTimeout,
+    signal: o.signal as AbortSignal | undefined,
+    autoExtend: (o.autoExtend as boolean | undefined) ?? true,
+  };
+}
+
+/** A string or a non-empty array of distinct non-empty strings; returned as a frozen array. */
+export function resolveResources(resources: unknown, field = 'resources'): readonly string[] {
+  const list = typeof resources === 'string' ? [resources] : resources;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new RedlockConfigError(field, `must be a non-empty string or a non-empty array of strings, got ${show(resources)}`);
+  }
+  list.forEach((r, i) => {
+    if (typeof r !== 'string' || r.length === 0) {
+      throw new RedlockConfigError(Array.isArray(resources) ? `${field}[${i}]` : field, `must be a non-empty string, got ${show(r)}`);
+    }
+  });
+  if (new Set(list).size !== list.length) {
+    throw new RedlockConfigError(field, `must not name the same resource twice, got ${show(list)}`);
+  }
+  return Object.freeze([...(list as string[])]);
+}
+
+/** A lease length: a positive whole number of ms that a Node timer can represent. */
+export function ttlValue(value: unknown, field: string): number | undefined {
+  const ttl = positiveInt(value, field);
+  if (ttl !== undefined && ttl > MAX_TIMER_MS) {
+    throw new RedlockConfigError(field, `must be at most ${MAX_TIMER_MS} ms, got ${ttl}`);
+  }
+  return ttl;
+}
+
+function plainObject(value: unknown, field: string, allowed: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RedlockConfigError(field, `must be an object, got ${show(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new RedlockConfigError(`${field}.${key}`, `is not a known option (known: ${allowed.join(', ')})`);
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+function positiveInt(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new RedlockConfigError(field, `must be a positive whole number of ms, got ${show(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInt(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new RedlockConfigError(field, `must be a whole number of ms from 0 to ${MAX_TIMER_MS}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function numberIn(value: unknown, field: string, min: number, max: number, expected: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new RedlockConfigError(field, `must be ${expected}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function isClock(value: unknown): value is Clock {
+  const c = value as Clock;
+  return typeof c === 'object' && c !== null && typeof c.now === 'function' && typeof c.setTimer === 'function';
+}
+
+/** A short, credential-free rendering of a bad value for error messages. */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  return `a ${typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value}`;
+}

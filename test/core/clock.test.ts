@@ -1,0 +1,36 @@
+import { describe, expect, it } from '@jest/globals';
+import { driftFor, leaseDeadline, monotonicClock, sleep } from '../../lib/core/clock.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+describe('clock and validity arithmetic (rules 5 and 6)', () => {
+  it('drift = ttl * driftFactor + 2 ms', () => {
+    expect(driftFor(10_000, 0.01)).toBe(102);
+    expect(driftFor(1_000, 0)).toBe(2);
+  });
+
+  it('a lease is measured from the start of its round: deadline = t0 + ttl - drift', () => {
+    expect(leaseDeadline(500, 10_000, 0.01)).toBe(500 + 10_000 - 102);
+  });
+
+  it('the default clock is monotonic (performance.now), not the wall clock', () => {
+    const a = monotonicClock.now();
+    const b = monotonicClock.now();
+    expect(b).toBeGreaterThanOrEqual(a);
+    expect(Math.abs(a - performance.now())).toBeLessThan(1_000);
+    expect(Math.abs(a - Date.now())).toBeGreaterThan(1_000_000);
+  });
+
+  it('sleep resolves true after its time and false at once when aborted', async () => {
+    const clock = new FakeClock();
+    const done = sleep(clock, 50);
+    await clock.advance(50);
+    expect(await done).toBe(true);
+
+    const controller = new AbortController();
+    const cut = sleep(clock, 50, controller.signal);
+    controller.abort();
+    expect(await cut).toBe(false);
+    expect(clock.pendingTimers).toBe(0);
+    expect(await sleep(clock, 50, controller.signal)).toBe(false);
+  });
+});

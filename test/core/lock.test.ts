@@ -1,0 +1,149 @@
+import { describe, expect, it } from '@jest/globals';
+import { leaseDeadline } from '../../lib/core/clock.js';
+import { LockLostError } from '../../lib/core/errors.js';
+import { expiryWarningMargin, LockHandle } from '../../lib/core/lock.js';
+import type { ReleaseResult } from '../../lib/core/lock.js';
+import { NodeSet } from '../../lib/core/node-set.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { fakeNodes } from '../support/fake-node.js';
+import type { FakeNode } from '../support/fake-node.js';
+
+const TTL = 900;
+const DRIFT_FACTOR = 0.01;
+
+function makeLock(nodes: FakeNode[], opts: { validFor?: number } = {}) {
+  const clock = new FakeClock();
+  const lost: LockLostError[] = [];
+  const released: ReleaseResult[] = [];
+  const lock = new LockHandle(
+    {
+      nodeSet: new NodeSet(nodes, clock),
+      clock,
+      driftFactor: DRIFT_FACTOR,
+      nodeTimeout: 50,
+      onLost: (_lock, error) => lost.push(error),
+      onReleased: (_lock, result) => released.push(result),
+    },
+    {
+      resources: ['r'],
+      keys: ['lock:r'],
+      value: 'token',
+      ttl: TTL,
+      validUntil: clock.now() + (opts.validFor ?? leaseDeadline(0, TTL, DRIFT_FACTOR)),
+    },
+  );
+  const extendCalls = () => nodes[0].calls.filter((c) => c.script === 'extend').length;
+  return { clock, lock, lost, released, extendCalls };
+}
+
+describe('Lock timing (rules 10-13) with fake nodes and a fake clock', () => {
+  it('rule 10: the signal aborts before validUntil when no extension happened', async () => {
+    const { clock, lock, lost } = makeLock(fakeNodes('yes', 'yes', 'yes'));
+    const firesAt = lock.validUntil - expiryWarningMargin(TTL);
+    await clock.advance(firesAt - clock.now() - 1);
+    expect(lock.signal.aborted).toBe(false);
+    expect(lock.remaining).toBeGreaterThan(0);
+    await clock.advance(1);
+    expect(lock.signal.aborted).toBe(true);
+    expect(clock.now()).toBeLessThan(lock.validUntil);
+    expect(lock.signal.reason).toBeInstanceOf(LockLostError);
+    expect(lost).toHaveLength(1);
+    expect(lock.remaining).toBe(0);
+  });
+
+  it('rule 11: a successful extend moves validUntil to start-of-extend + ttl - drift and re-arms the warning', async () => {
+    const { clock, lock } = makeLock(fakeNodes('yes', 'yes', 'yes'));
+    await clock.advance(400);
+    const startedAt = clock.now();
+    await lock.extend();
+    expect(lock.validUntil).toBe(leaseDeadline(startedAt, TTL, DRIFT_FACTOR));
+    await clock.advance(800);
+    expect(lock.signal.aborted).toBe(false); // the old deadline's warning no longer applies
+    await clock.advance(100);
+    expect(lock.signal.aborted).toBe(true);
+  });
+
+  it('rule 10: a failed extension aborts the signal at once and rejects with LOCK_LOST', async () => {
+    const nodes = fakeNodes('yes', 'yes', 'yes');
+    const { lock } = makeLock(nodes);
+    nodes.forEach((n) => (n.behaviour = 'no'));
+    await expect(lock.extend()).rejects.toMatchObject({ code: 'LOCK_LOST' });
+    expect(lock.signal.aborted).toBe(true);
+  });
+
+  it('rule 11: extend after expiry rejects with LOCK_LOST without touching the nodes', async () => {
+    const { clock, lock, extendCalls } = makeLock(fakeNodes('yes', 'yes', 'yes'));
+    await clock.advance(TTL);
+    await expect(lock.extend()).rejects.toBeInstanceOf(LockLostError);
+    expect(extendCalls()).toBe(0);
+  });
+
+  it('extend validates its ttl', async () => {
+    const { lock } = makeLock(fakeNodes('yes'));
+    expect(() => lock.extend(-5)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'ttl' }));
+    await lock.release();
+  });
+
+  it('rule 12: auto-extension runs every ttl/3 and nothing it scheduled survives release', async () => {
+    const { clock, lock, extendCalls } = makeLock(fakeNodes('yes', 'yes', 'yes'));
+    lock.startAutoExtension();
+    await clock.advance(TTL / 3 - 1);
+    expect(extendCalls()).toBe(0);
+    await clock.advance(1);
+    expect(extendCalls()).toBe(1);
+    await clock.advance(TTL * 3);
+    expect(extendCalls()).toBe(10);
+    expect(lock.signal.aborted).toBe(false);
+    await lock.release();
+    expect(clock.pendingTimers).toBe(0);
+    await clock.advance(TTL * 3);
+    expect(extendCalls()).toBe(10);
+  });
+
+  it('rule 12: the first auto-extension is planned from the validity left, not from start + ttl', async () => {
+    const { clock, lock, extendCalls } = makeLock(fakeNodes('yes', 'yes', 'yes'), { validFor: 100 });
+    lock.startAutoExtension();
+    await clock.advance(50);
+    expect(extendCalls()).toBe(1);
+    expect(lock.signal.aborted).toBe(false);
+    await lock.release();
+  });
+
+  it('rule 12: auto-extension stops after a failed extension; the signal tells the holder', async () => {
+    const nodes = fakeNodes('yes', 'yes', 'yes');
+    const { clock, lock, extendCalls, lost } = makeLock(nodes);
+    lock.startAutoExtension();
+    nodes.forEach((n) => (n.behaviour = 'error'));
+    await clock.advance(TTL / 3);
+    expect(lock.signal.aborted).toBe(true);
+    expect(lost).toHaveLength(1);
+    await clock.advance(TTL * 2);
+    expect(extendCalls()).toBe(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('rule 13: release is bounded by the node timeout even with a hung node, and counts deletions', async () => {
+    const { clock, lock, released } = makeLock(fakeNodes('yes', 'hang', 'yes'));
+    const result = lock.release();
+    await clock.advance(50);
+    expect(await result).toEqual({ released: true, nodes: 2 });
+    expect(released).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('release is idempotent and says released: false when no quorum deleted our keys', async () => {
+    const { clock, lock } = makeLock(fakeNodes('no', 'yes', 'error'));
+    await clock.advance(TTL);
+    const first = await lock.release();
+    expect(first).toEqual({ released: false, nodes: 1 });
+    expect(await lock.release()).toBe(first);
+    await expect(lock.extend()).rejects.toMatchObject({ code: 'LOCK_LOST' });
+  });
+
+  it('Symbol.asyncDispose releases the lock', async () => {
+    const nodes = fakeNodes('yes');
+    const { lock } = makeLock(nodes);
+    await lock[Symbol.asyncDispose]();
+    expect(nodes[0].calls.map((c) => c.script)).toEqual(['release']);
+  });
+});
