@@ -30,7 +30,7 @@ export interface AcquireOptions {
   retryJitter?: number;
   /** Cancels waiting for the lock (never the clean-up of a failed attempt). */
   signal?: AbortSignal;
-  /** Keep the lock alive while `using`'s routine runs (default true). */
+  /** Keep the lock alive until release: default true inside `using`, false for a bare acquire(). */
   autoExtend?: boolean;
 }
 
@@ -53,7 +53,8 @@ export interface CallSettings {
   readonly retryJitter: number;
   readonly nodeTimeout: number;
   readonly signal: AbortSignal | undefined;
-  readonly autoExtend: boolean;
+  /** undefined = the method's own default (on inside using(), off for a bare acquire()). */
+  readonly autoExtend: boolean | undefined;
 }
 
 export const DEFAULTS = {
@@ -122,7 +123,7 @@ export function resolveCallSettings(engine: EngineSettings, options: unknown, fi
     retryJitter: nonNegativeInt(o.retryJitter, `${field}.retryJitter`) ?? engine.retryJitter,
     nodeTimeout,
     signal: o.signal as AbortSignal | undefined,
-    autoExtend: (o.autoExtend as boolean | undefined) ?? true,
+    autoExtend: o.autoExtend as boolean | undefined,
   };
 }
 

@@ -69,15 +69,18 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   async acquire(resources: string | readonly string[], options?: AcquireOptions): Promise<Lock> {
     const names = resolveResources(resources);
     const call = resolveCallSettings(this.settings, options);
-    const lock = await this.acquireLock(names, call, false);
-    return lock as LockHandle;
+    const lock = (await this.acquireLock(names, call, false)) as LockHandle;
+    if (call.autoExtend === true) lock.startAutoExtension();
+    return lock;
   }
 
   /** One attempt: the lock, or null when it is busy. Still rejects when the nodes are unavailable. */
   async tryAcquire(resources: string | readonly string[], options?: AcquireOptions): Promise<Lock | null> {
     const names = resolveResources(resources);
     const call = resolveCallSettings(this.settings, options);
-    return this.acquireLock(names, call, true);
+    const lock = await this.acquireLock(names, call, true);
+    if (lock && call.autoExtend === true) lock.startAutoExtension();
+    return lock;
   }
 
   /**
@@ -96,7 +99,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     }
     const call = resolveCallSettings(this.settings, options);
     const lock = (await this.acquireLock(names, call, false)) as LockHandle;
-    if (call.autoExtend) lock.startAutoExtension();
+    if (call.autoExtend !== false) lock.startAutoExtension();
     try {
       return await routine(lock);
     } finally {
