@@ -7,6 +7,7 @@ import type { NodeSpec, OpenedConnection } from './connections.js';
 import { LockAbortedError, LockBusyError, QuorumUnavailableError, RedlockConfigError } from './errors.js';
 import type { LockLostError, NodeError } from './errors.js';
 import { IoredisNode } from './ioredis-node.js';
+import type { RedisConnection } from './ioredis-node.js';
 import { LockHandle } from './lock.js';
 import type { Lock, LockContext, ReleaseResult } from './lock.js';
 import { NodeSet } from './node-set.js';
@@ -119,16 +120,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   private async shutDown(): Promise<void> {
     await Promise.all([...this.held].map((lock) => lock.release()));
     for (const node of this.ioredisNodes) node.dispose();
-    await Promise.all(
-      this.connections.filter((c) => c.owned).map(async ({ client }) => {
-        try {
-          await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
-        } catch {
-          // A node that is already down cannot say goodbye; disconnect below either way.
-        }
-        client.disconnect();
-      }),
-    );
+    await Promise.all(this.connections.filter((c) => c.owned).map(({ client }) => closeConnection(client)));
   }
 
   private async acquireLock(resources: readonly string[], call: CallSettings, once: boolean): Promise<LockHandle | null> {
@@ -202,6 +194,16 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       },
     };
   }
+}
+
+/** QUIT politely, bounded in time (a dead node cannot answer), then make sure the socket is gone. */
+async function closeConnection(client: RedisConnection): Promise<void> {
+  if (client.status === 'end') return;
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  const bound = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+  await Promise.race([client.quit().catch(() => undefined), bound(1_000)]);
+  client.disconnect();
+  await Promise.race([ended, bound(1_000)]);
 }
 
 function unavailableMessage(resources: readonly string[], outcome: RoundOutcome, nodeCount: number): string {
