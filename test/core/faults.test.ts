@@ -1,0 +1,183 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redlock } from '../../lib/core/redlock.js';
+import { QuorumUnavailableError } from '../../lib/core/errors.js';
+import { startRedisNodes } from '../support/redis-nodes.js';
+import type { RedisNodes } from '../support/redis-nodes.js';
+
+// Faults on one node or a majority, during acquire and while holding (CORRECTNESS.md scenarios).
+// ttl 2 000 gives a per-node timeout of 100 ms.
+const TTL = 2_000;
+const NODE_TIMEOUT = 100;
+
+let cluster: RedisNodes;
+const open: Redlock[] = [];
+
+function redlock(count = 3): Redlock {
+  const instance = new Redlock(cluster.urls().slice(0, count), { ttl: TTL, retryDelay: 20, retryJitter: 20 });
+  open.push(instance);
+  return instance;
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await work();
+  return { value, ms: performance.now() - started };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeAll(async () => {
+  cluster = await startRedisNodes(5);
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.quit()));
+  for (const node of cluster.nodes) {
+    node.resume();
+    node.proxy.reset();
+    if (node.pid === undefined) await node.restart();
+  }
+  await Promise.all(cluster.nodes.map((n) => n.flush()));
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('one node failing: acquire still succeeds on a quorum and returns quickly', () => {
+  it('a killed node', async () => {
+    const rl = redlock();
+    await (await rl.acquire('warm')).release(); // connections are up
+    await cluster.nodes[2].kill();
+    const { value: lock, ms } = await timed(() => rl.acquire('k'));
+    expect(ms).toBeLessThan(500);
+    expect(lock.remaining).toBeGreaterThan(TTL / 2);
+    const released = await lock.release();
+    expect(released).toEqual({ released: true, nodes: 2 });
+  });
+
+  it('a node paused (SIGSTOP) past the ttl', async () => {
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    cluster.nodes[1].pause();
+    const { value: lock, ms } = await timed(() => rl.acquire('k'));
+    expect(ms).toBeLessThan(500);
+    // release is bounded by the per-node timeout although the paused node never answers
+    const { value: released, ms: releaseMs } = await timed(() => lock.release());
+    expect(released).toEqual({ released: true, nodes: 2 });
+    expect(releaseMs).toBeLessThan(NODE_TIMEOUT + 400);
+    await sleep(TTL + 200);
+    cluster.nodes[1].resume();
+    const again = await rl.acquire('k');
+    await again.release();
+  });
+
+  it('a node slowed past the per-node timeout by the proxy', async () => {
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    cluster.nodes[0].proxy.setLatency(NODE_TIMEOUT * 4);
+    const { value: lock, ms } = await timed(() => rl.acquire('k'));
+    expect(ms).toBeLessThan(NODE_TIMEOUT * 3);
+    await lock.release();
+  });
+
+  it('a hung (stalled) node never stalls acquire or release', async () => {
+    const rl = redlock(5);
+    await (await rl.acquire('warm')).release();
+    cluster.nodes[3].proxy.stall();
+    cluster.nodes[4].proxy.stall();
+    const { value: lock, ms } = await timed(() => rl.acquire('k'));
+    expect(ms).toBeLessThan(500);
+    const { value: released, ms: releaseMs } = await timed(() => lock.release());
+    expect(released.released).toBe(true);
+    expect(releaseMs).toBeLessThan(NODE_TIMEOUT + 400);
+  });
+});
+
+describe('a majority failing: QUORUM_UNAVAILABLE within the wait bound, never a hang', () => {
+  it('two of three nodes killed', async () => {
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    await cluster.nodes[0].kill();
+    await cluster.nodes[1].kill();
+    const { value: error, ms } = await timed(() => rl.acquire('k', { wait: 5_000 }).catch((e: unknown) => e));
+    expect(error).toBeInstanceOf(QuorumUnavailableError);
+    const nodeErrors = (error as QuorumUnavailableError).nodeErrors;
+    expect(nodeErrors.map((e) => e.node).sort()).toEqual([0, 1]);
+    expect(ms).toBeLessThan(1_000);
+  });
+
+  it('two of three nodes paused: decided by the per-node timeout', async () => {
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    cluster.nodes[0].pause();
+    cluster.nodes[2].pause();
+    const { value: error, ms } = await timed(() => rl.acquire('k', { wait: 5_000 }).catch((e: unknown) => e));
+    expect(error).toMatchObject({ code: 'QUORUM_UNAVAILABLE' });
+    expect(ms).toBeLessThan(NODE_TIMEOUT + 500);
+  });
+
+  it('the system recovers by itself when the nodes return', async () => {
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    await cluster.nodes[0].kill();
+    await cluster.nodes[1].kill();
+    await expect(rl.acquire('k')).rejects.toMatchObject({ code: 'QUORUM_UNAVAILABLE' });
+    await cluster.nodes[0].restart();
+    await cluster.nodes[1].restart();
+    let lock = null;
+    for (let i = 0; i < 100 && !lock; i++) {
+      lock = await rl.acquire('k').catch(() => null);
+      if (!lock) await sleep(100);
+    }
+    expect(lock).not.toBeNull();
+    await lock!.release();
+  });
+});
+
+describe('even split and late writes', () => {
+  it('N=4 split 2:2 settles at once as busy, and within `wait` when waiting', async () => {
+    await Promise.all([0, 1].map((i) => cluster.nodes[i].client().set('lock:k', 'other', 'PX', 10_000)));
+    const rl = redlock(4);
+    const { value: lock, ms } = await timed(() => rl.tryAcquire('k'));
+    expect(lock).toBeNull();
+    expect(ms).toBeLessThan(300);
+    const waited = await timed(() => rl.acquire('k', { wait: 300 }).catch((e: unknown) => e));
+    expect(waited.value).toMatchObject({ code: 'LOCK_BUSY' });
+    expect(waited.ms).toBeLessThan(1_000);
+  });
+
+  it('rule 7: a failed attempt is cleaned up on all N, including a node that timed out', async () => {
+    await cluster.nodes[0].client().set('lock:k', 'other', 'PX', 10_000);
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    cluster.nodes[1].proxy.setLatency(NODE_TIMEOUT * 3); // its write lands after we gave up on it
+    expect(await rl.tryAcquire('k')).toBeNull();
+    await sleep(NODE_TIMEOUT * 8);
+    const values = await Promise.all([0, 1, 2].map((i) => cluster.nodes[i].client().get('lock:k')));
+    expect(values).toEqual(['other', null, null]);
+  });
+
+  it('rule 7: the clean-up runs even when the caller aborts during the attempt', async () => {
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    cluster.nodes[1].proxy.setLatency(NODE_TIMEOUT / 4); // each way
+    cluster.nodes[2].proxy.setLatency(NODE_TIMEOUT / 4);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 10);
+    await expect(rl.acquire('k', { signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    await sleep(NODE_TIMEOUT * 3);
+    const values = await Promise.all([0, 1, 2].map((i) => cluster.nodes[i].client().get('lock:k')));
+    expect(values).toEqual([null, null, null]);
+  });
+
+  it('rule 1: a late write of our own earlier attempt does not block our retry', async () => {
+    // Node 0 is slow: attempt 1 loses it (timeout) and is busy on node 1, so it retries;
+    // by then node 0 may hold our own token, which must count as a yes, not as busy.
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    await cluster.nodes[1].client().set('lock:k', 'other', 'PX', 300);
+    cluster.nodes[0].proxy.setLatency(NODE_TIMEOUT * 2);
+    const lock = await rl.acquire('k', { wait: 3_000 });
+    expect(lock.remaining).toBeGreaterThan(0);
+    await lock.release();
+  });
+});
