@@ -23,6 +23,8 @@ const OWNED_CONNECTION_DEFAULTS: RedisOptions = {
   maxRetriesPerRequest: 1,
   enableOfflineQueue: true,
   connectTimeout: 2_000,
+  // ioredis keeps a (ref'd) timer this long when disconnecting a socket that is already dead.
+  disconnectTimeout: 200,
   retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
 };
 
