@@ -11,8 +11,10 @@ export class DataStore implements OnApplicationShutdown {
 
   constructor(config: ShopConfig) {
     this.redis = new Redis(config.dataRedisUrl, {
-      // Fail a request quickly instead of queueing it while the store is unreachable.
+      // Fail a request quickly instead of queueing it while the store is unreachable: retries
+      // alone do not bound it when something still accepts the connection (a proxy, a LB).
       maxRetriesPerRequest: 1,
+      commandTimeout: 2_000,
       // ioredis waits this long on disconnect() for a socket that is already gone.
       disconnectTimeout: 200,
     });
