@@ -1,6 +1,6 @@
 /** One lock node as seen by GET /health. */
 export interface NodeHealth {
-  /** Position in REDIS_URLS, from 1. */
+  /** Position in REDIS_URLS, from 0: the numbering of the lock module's own log lines and errors. */
   readonly node: number;
   /** host:port, never credentials. */
   readonly address: string;

@@ -5,8 +5,7 @@ import type { NodeHealth } from './health-report.js';
 const PING_TIMEOUT_MS = 500;
 
 /** PINGs one lock node through the client the lock module uses, so it sees what locks see. */
-export async function pingNode(client: Redis, index: number): Promise<NodeHealth> {
-  const node = index + 1;
+export async function pingNode(client: Redis, node: number): Promise<NodeHealth> {
   const address = `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}`;
   // A client that is not connected would queue the PING until it reconnects: down, and say why.
   if (client.status !== 'ready') return { node, address, status: 'down', latencyMs: null, error: `connection ${client.status}` };
