@@ -1,0 +1,54 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import type { HealthReport } from '../src/health/health-report.js';
+import { ADAPTERS, startShop, type ShopUnderTest } from './support/shop-under-test.js';
+
+describe.each(ADAPTERS)('lock nodes failing on %s', (adapter) => {
+  // Fresh nodes per test: killed nodes stay dead, and reconnect back-off would leak into the next test.
+  let shop: ShopUnderTest;
+  const health = async (): Promise<{ status: number; report: HealthReport }> => {
+    const response = await request(shop.url).get('/health');
+    return { status: response.status, report: response.body as HealthReport };
+  };
+
+  beforeEach(async () => {
+    shop = await startShop(adapter);
+    await request(shop.url).put('/orders/o1').expect(200);
+  });
+  afterEach(async () => {
+    await shop?.close();
+  });
+
+  it('/health reports every node up, then a killed node as down; payments go on with 2 of 3', async () => {
+    const before = await health();
+    expect(before.status).toBe(200);
+    expect(before.report.status).toBe('ok');
+    expect(before.report.quorum).toBe(2);
+    expect(before.report.nodes.map((node) => node.status)).toEqual(['up', 'up', 'up']);
+    for (const node of before.report.nodes) expect(node.latencyMs).toEqual(expect.any(Number));
+
+    await shop.redis.lockNodes.nodes[1]!.kill();
+
+    const after = await health();
+    expect(after.status).toBe(200);
+    expect(after.report.status).toBe('degraded');
+    expect(after.report.nodes.map((node) => node.status)).toEqual(['up', 'down', 'up']);
+    expect(after.report.nodes[1]!.latencyMs).toBeNull();
+    await request(shop.url).post('/orders/o1/pay').expect(201);
+  });
+
+  it('answers 503 when two of three lock nodes are down', async () => {
+    await shop.redis.lockNodes.nodes[0]!.kill();
+    await shop.redis.lockNodes.nodes[2]!.kill();
+
+    const payment = await request(shop.url).post('/orders/o1/pay');
+    expect(payment.status).toBe(503);
+    const order = await request(shop.url).get('/orders/o1').expect(200);
+    expect(order.body).toMatchObject({ payments: 0 });
+
+    const report = await health();
+    expect(report.status).toBe(503);
+    expect(report.report.status).toBe('down');
+    expect(report.report.nodes.map((node) => node.status)).toEqual(['down', 'up', 'down']);
+  });
+});

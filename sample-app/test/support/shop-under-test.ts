@@ -1,0 +1,62 @@
+import type { INestApplication } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module.js';
+import { ShopConfig } from '../../src/config/shop-config.js';
+import { CLEANUP_INTERVAL } from '../../src/jobs/cleanup.job.js';
+import { LocalRedis } from '../../src/local/local-redis.js';
+
+/** Every e2e test runs once per HTTP platform: locking must not depend on it. */
+export const ADAPTERS = ['express', 'fastify'] as const;
+export type AdapterName = (typeof ADAPTERS)[number];
+
+export interface ShopUnderTest {
+  readonly app: INestApplication;
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  /** 3 lock nodes and 1 data node of its own, so tests may kill them. */
+  readonly redis: LocalRedis;
+  /** Closes the app, then kills its Redis processes. */
+  close(): Promise<void>;
+}
+
+export interface ShopOptions {
+  /** The pause inside each payment's read-modify-write (default 20 ms). */
+  readonly payGapMs?: number;
+}
+
+/** The whole AppModule on fresh redis-server processes, listening on a free loopback port. */
+export async function startShop(adapter: AdapterName, options: ShopOptions = {}): Promise<ShopUnderTest> {
+  const redis = await LocalRedis.start(3);
+  let app: INestApplication | undefined;
+  try {
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+      .overrideProvider(ShopConfig)
+      .useValue(new ShopConfig({ lockNodeUrls: redis.lockUrls, dataRedisUrl: redis.dataUrl, payGapMs: options.payGapMs ?? 20 }))
+      .compile();
+    app = moduleRef.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), {
+      logger: ['error'],
+    });
+    await app.init();
+    // Tests run the job by hand; a scheduled run in the background would race with them.
+    app.get(SchedulerRegistry).deleteInterval(CLEANUP_INTERVAL);
+    await app.listen(0, '127.0.0.1');
+    const url = await app.getUrl();
+    const running = app;
+    return {
+      app: running,
+      url,
+      redis,
+      close: async () => {
+        await running.close();
+        await redis.stop();
+      },
+    };
+  } catch (error) {
+    await app?.close().catch(() => undefined);
+    await redis.stop();
+    throw error;
+  }
+}
