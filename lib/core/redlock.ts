@@ -202,7 +202,7 @@ async function closeConnection(client: RedisConnection): Promise<void> {
   const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
   const bound = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
   await Promise.race([client.quit().catch(() => undefined), bound(1_000)]);
-  if (client.status !== 'end') client.disconnect();
+  if ((client.status as string) !== 'end') client.disconnect(); // quit() may have ended it meanwhile
   await Promise.race([ended, bound(1_000)]);
 }
 
