@@ -21,9 +21,10 @@ const KILL_AFTER_RESPONSES = PAYMENTS / 2;
  * order and 50 at 50 different orders, kills a lock node midway, then checks that the data
  * store holds exactly the payments that were answered 2xx. Exit status 0 only if it does.
  */
-async function demo(): Promise<boolean | 'interrupted'> {
-  // Without REDIS_URLS: throwaway redis-server processes, removed however the demo ends.
-  const local = process.env.REDIS_URLS ? undefined : await LocalRedis.start(3);
+let interrupted = false;
+
+async function demo(): Promise<boolean> {
+  let local: LocalRedis | undefined;
   let app: INestApplication | undefined;
   let closing: Promise<void> | undefined;
   // Once, in this order: the app releases its locks on the nodes before they are killed.
@@ -32,7 +33,6 @@ async function demo(): Promise<boolean | 'interrupted'> {
       await app?.close();
       await local?.stop();
     })());
-  let interrupted = false;
   // Ctrl-C: close everything, then the handler ends the process with the signal's status.
   const removeSignalHandlers = onTerminationSignal(async (signal) => {
     interrupted = true;
@@ -40,6 +40,8 @@ async function demo(): Promise<boolean | 'interrupted'> {
     await closeAll();
   });
   try {
+    // Without REDIS_URLS: throwaway redis-server processes, removed however the demo ends.
+    if (!process.env.REDIS_URLS) local = await LocalRedis.start(3);
     if (local) {
       process.env.REDIS_URLS = local.env.REDIS_URLS;
       process.env.DATA_REDIS_URL ??= local.env.DATA_REDIS_URL;
@@ -66,7 +68,7 @@ async function demo(): Promise<boolean | 'interrupted'> {
         killNote = `Lock node #${NODE_TO_KILL} (${node.url}) was killed after ${done} of the ${PAYMENTS} responses of the first batch.`;
       },
     });
-    if (interrupted) return 'interrupted';
+    if (interrupted) return false;
     const spread = await payConcurrently(url, `${PAYMENTS} payments, ${PAYMENTS} orders`, manyOrders, {
       amountCents: AMOUNT_CENTS,
     });
@@ -76,6 +78,8 @@ async function demo(): Promise<boolean | 'interrupted'> {
       await checkBalances(orders, spread.paidByOrder, AMOUNT_CENTS),
     ];
     printBatches([oneOrder, spread], checks);
+    const speedup = oneOrder.elapsedMs / Math.max(spread.elapsedMs, 1);
+    console.log(`\nOne order: payments took turns. ${PAYMENTS} orders: side by side, ${speedup.toFixed(0)}x faster.`);
     if (killNote) console.log(`\n${killNote}`);
     printHealth(await (await fetch(`${url}/health`)).json() as HealthReport);
 
@@ -139,9 +143,12 @@ function printHealth(report: HealthReport): void {
 }
 
 demo().then(
-  // When interrupted, the signal handler exits once the cleanup is done.
-  (correct) => correct !== 'interrupted' && process.exit(correct ? 0 : 1),
+  (correct) => {
+    // When interrupted, the signal handler ends the process once the cleanup is done.
+    if (!interrupted) process.exit(correct ? 0 : 1);
+  },
   (error: unknown) => {
+    if (interrupted) return;
     console.error('demo failed:', error);
     process.exit(2);
   },
