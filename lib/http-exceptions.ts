@@ -1,0 +1,63 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import type { HttpServer } from '@nestjs/common';
+import { LockBusyError, QuorumUnavailableError } from './core/index.js';
+import { retryAfterSeconds } from './retry-after.js';
+
+export interface LockConflictOptions {
+  /** Seconds a client should wait before retrying (the `Retry-After` header); default 1. */
+  retryAfter?: number;
+  message?: string;
+  cause?: unknown;
+}
+
+/**
+ * 409 Conflict: the resource is locked by another owner and waiting did not free it in time.
+ * The body names no resource and no node, so nothing internal leaks to HTTP clients; the
+ * original LockBusyError is the `cause`.
+ */
+export class LockConflictException extends HttpException {
+  /** Seconds, sent as the `Retry-After` header. */
+  readonly retryAfter: number;
+
+  constructor(options: LockConflictOptions = {}) {
+    const message = options.message ?? 'The resource is locked by another request; retry later';
+    super({ statusCode: HttpStatus.CONFLICT, error: 'Conflict', message, code: 'LOCK_BUSY' }, HttpStatus.CONFLICT, {
+      cause: options.cause,
+    });
+    this.retryAfter = Math.max(1, Math.ceil(options.retryAfter ?? 1));
+  }
+}
+
+/** 503 Service Unavailable: too few Redis nodes answered to decide (QuorumUnavailableError as `cause`). */
+export class LockUnavailableException extends HttpException {
+  constructor(options: { message?: string; cause?: unknown } = {}) {
+    const message = options.message ?? 'The lock service is unavailable; retry later';
+    super({ statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service Unavailable', message, code: 'QUORUM_UNAVAILABLE' },
+      HttpStatus.SERVICE_UNAVAILABLE, { cause: options.cause });
+  }
+}
+
+/**
+ * The HTTP face of a lock error: LockBusyError → 409, QuorumUnavailableError → 503; anything
+ * else (including the handler's own HttpExceptions) is returned untouched.
+ */
+export function toHttpException(error: unknown, fallbackTtl: number): unknown {
+  if (error instanceof LockBusyError) {
+    return new LockConflictException({ retryAfter: retryAfterSeconds(error, fallbackTtl), cause: error });
+  }
+  if (error instanceof QuorumUnavailableError) return new LockUnavailableException({ cause: error });
+  return error;
+}
+
+/**
+ * Sets `Retry-After` on an Express response or a Fastify reply. Through the HTTP adapter when
+ * there is one (Fastify must hear of headers through its reply, not the raw response).
+ */
+export function setRetryAfter(response: unknown, exception: LockConflictException, adapter?: HttpServer): void {
+  const value = String(exception.retryAfter);
+  const res = response as { setHeader?: (n: string, v: string) => void; header?: (n: string, v: string) => void; headersSent?: boolean; sent?: boolean };
+  if (!res || res.headersSent === true || res.sent === true) return;
+  if (adapter) adapter.setHeader(res, 'Retry-After', value);
+  else if (typeof res.header === 'function') res.header('Retry-After', value);
+  else res.setHeader?.('Retry-After', value);
+}

@@ -1,0 +1,12 @@
+export { RedlockModule } from './redlock.module.js';
+export type { RedlockModuleOptions, RedlockOptionsFactory } from './redlock-module-options.js';
+export { REDLOCK_MODULE_OPTIONS } from './redlock.constants.js';
+export { RedlockService } from './redlock.service.js';
+export { Locked } from './locked.decorator.js';
+export type { LockedOptions } from './locked-definition.js';
+export type { LockKeyFunction, LockKeySpec } from './lock-key.js';
+export { LockedInterceptor } from './locked.interceptor.js';
+export { LockConflictException, LockUnavailableException } from './http-exceptions.js';
+export type { LockConflictOptions } from './http-exceptions.js';
+export { RedlockExceptionFilter } from './redlock-exception.filter.js';
+export * from './core/index.js';

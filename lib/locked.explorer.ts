@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import type { Module } from '@nestjs/core/injector/module.js';
+import { RedlockConfigError } from './core/index.js';
+import { BindingStrength, bindClass, bindInstance, startServing, stopServing } from './locked-bindings.js';
+import { lockedDefinitionOf } from './locked-definition.js';
+import type { LockedDefinition } from './locked-definition.js';
+import { RedlockService } from './redlock.service.js';
+
+/**
+ * Metadata keys that make a method a handler Nest calls through interceptors: HTTP routes,
+ * microservice patterns, WebSocket messages, GraphQL resolvers (the optional packages'
+ * constants, spelled out so none of them has to be installed).
+ */
+const HANDLER_METADATA = ['method', 'microservices:pattern', 'message', 'graphql:resolver_type', 'graphql:resolver_name'];
+
+/**
+ * Runs when a RedlockModule starts. Validation happens here rather than in the decorator
+ * because only here is it known whether a method is a handler (`<id>` = a route param) or a
+ * plain provider method (`<id>` = its parameter): a provider placeholder naming no parameter
+ * makes the application fail to start. It also binds each instance with `@Locked` methods to
+ * the service of the RedlockModule its module imports, which the method wrappers use.
+ */
+@Injectable()
+export class LockedExplorer {
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly service: RedlockService,
+  ) {}
+
+  explore(): void {
+    const wrappers = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
+    const own = wrappers.find((w) => w.instance === this.service)?.host;
+    for (const wrapper of wrappers) this.checkMethods(wrapper);
+    startServing(this.service);
+    for (const wrapper of wrappers) this.bind(wrapper, own);
+  }
+
+  stop(): void {
+    stopServing(this.service);
+  }
+
+  private checkMethods(wrapper: InstanceWrapper): void {
+    for (const definition of this.lockedMethods(wrapper).values()) {
+      if (isHandler(definition.handler)) continue;
+      const [problem] = definition.definition.key.methodProblems();
+      if (problem) throw new RedlockConfigError(`@Locked key of ${definition.definition.where}`, problem);
+    }
+  }
+
+  private bind(wrapper: InstanceWrapper, own: Module | undefined): void {
+    if (this.lockedMethods(wrapper).size === 0) return;
+    const strength = own && wrapper.host ? reach(wrapper.host, own) : undefined;
+    if (strength === undefined) return;
+    const instance = wrapper.instance as unknown;
+    if (wrapper.isDependencyTreeStatic() && instance && typeof instance === 'object') bindInstance(instance, this.service, strength);
+    // Request-scoped and transient instances are made later, per request: bind their class.
+    if (!wrapper.inject && typeof wrapper.metatype === 'function') bindClass(wrapper.metatype, this.service, strength);
+  }
+
+  private lockedMethods(wrapper: InstanceWrapper): Map<string, { definition: LockedDefinition; handler: unknown }> {
+    const found = new Map<string, { definition: LockedDefinition; handler: unknown }>();
+    const instance = wrapper.instance as unknown;
+    const prototype =
+      instance && typeof instance === 'object'
+        ? Object.getPrototypeOf(instance)
+        : !wrapper.inject && typeof wrapper.metatype === 'function' ? wrapper.metatype.prototype : undefined;
+    if (!prototype || prototype === Object.prototype) return found;
+    for (const name of this.scanner.getAllMethodNames(prototype)) {
+      const handler = (prototype as Record<string, unknown>)[name];
+      const definition = lockedDefinitionOf(handler);
+      if (definition) found.set(name, { definition, handler });
+    }
+    return found;
+  }
+}
+
+function isHandler(fn: unknown): boolean {
+  return HANDLER_METADATA.some((key) => Reflect.hasMetadata(key, fn as object));
+}
+
+/** How strongly a provider in `host` is tied to the RedlockModule `target`, if at all. */
+function reach(host: Module, target: Module): BindingStrength | undefined {
+  if (host === target || [...host.imports].some((m) => m === target || reExports(m, target, new Set()))) {
+    return BindingStrength.Imported;
+  }
+  return target.isGlobal ? BindingStrength.Global : undefined;
+}
+
+/** Does `module` re-export the RedlockModule `target` (by its class) that it imports? */
+function reExports(module: Module, target: Module, seen: Set<Module>): boolean {
+  if (seen.has(module)) return false;
+  seen.add(module);
+  if (!module.exports.has(target.metatype)) return false;
+  return [...module.imports].some((m) => m === target || reExports(m, target, seen));
+}

@@ -1,0 +1,90 @@
+import { Injectable, Optional } from '@nestjs/common';
+import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { Observable } from 'rxjs';
+import type { Subscription } from 'rxjs';
+import type { Lock } from './core/index.js';
+import { LockConflictException, setRetryAfter, toHttpException } from './http-exceptions.js';
+import { runHolding } from './lock-context.js';
+import { instanceOf } from './locked-bindings.js';
+import { enterLockedCall } from './locked-call.js';
+import { lockedDefinitionOf } from './locked-definition.js';
+import { RedlockService } from './redlock.service.js';
+
+/**
+ * Locks a controller handler marked `@Locked` (HTTP, microservice, WebSocket, GraphQL). It
+ * resolves the key from the raw request / message (interceptors run before pipes), acquires,
+ * runs the handler in an async context holding the lock, and releases it BEFORE the result goes
+ * out: NestJS sends a plain route's response as soon as the Observable completes, and `finalize`
+ * cannot be awaited, so the release runs before completion (and before an error is passed on).
+ * An Observable (SSE) result keeps the lock, auto-extended, until it completes, errors or the
+ * client goes away (unsubscribe).
+ */
+@Injectable()
+export class LockedInterceptor implements NestInterceptor {
+  constructor(
+    private readonly service: RedlockService,
+    @Optional() private readonly adapterHost?: HttpAdapterHost,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const definition = lockedDefinitionOf(context.getHandler());
+    if (!definition) return next.handle();
+    const type = context.getType<string>();
+
+    return new Observable<unknown>((subscriber) => {
+      const waiting = new AbortController();
+      let lock: Lock | undefined;
+      let inner: Subscription | undefined;
+      // Released once, whichever of complete / error / unsubscribe comes first.
+      const release = async (): Promise<void> => {
+        const held = lock;
+        lock = undefined;
+        await held?.release();
+      };
+
+      const start = async (): Promise<void> => {
+        const resources = definition.key.resolve({ kind: 'context', type, self: instanceOf(context.getClass()), args: context.getArgs() });
+        const entry = await enterLockedCall(this.service, resources, definition, waiting.signal);
+        if (subscriber.closed) {
+          // The caller went away while we waited: do not keep a lock nobody will release.
+          if (entry.kind === 'acquired') await entry.lock.release();
+          return;
+        }
+        if (entry.kind === 'skipped') {
+          subscriber.next(undefined);
+          subscriber.complete();
+          return;
+        }
+        if (entry.kind === 'acquired') lock = entry.lock;
+        // handle() binds the handler to the async context it is called in: call it holding the lock.
+        inner = runHolding(this.service.redlock, lock, () =>
+          next.handle().subscribe({
+            next: (value) => subscriber.next(value),
+            error: (error: unknown) => void release().then(() => subscriber.error(error)),
+            complete: () => void release().then(() => subscriber.complete()),
+          }), definition);
+      };
+
+      start().catch((error: unknown) => {
+        if (!subscriber.closed) subscriber.error(this.mapError(error, type, context));
+      });
+
+      return () => {
+        waiting.abort();
+        inner?.unsubscribe();
+        void release();
+      };
+    });
+  }
+
+  /** In HTTP, a busy lock is a 409 (with Retry-After) and too few nodes a 503; elsewhere the RedlockErrors stay. */
+  private mapError(error: unknown, type: string, context: ExecutionContext): unknown {
+    if (type !== 'http') return error;
+    const mapped = toHttpException(error, this.service.defaultTtl);
+    if (mapped instanceof LockConflictException) {
+      setRetryAfter(context.switchToHttp().getResponse(), mapped, this.adapterHost?.httpAdapter);
+    }
+    return mapped;
+  }
+}

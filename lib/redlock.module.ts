@@ -1,0 +1,72 @@
+import { ConfigurableModuleBuilder, Inject, Module } from '@nestjs/common';
+import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
+import { Redlock, RedlockConfigError } from './core/index.js';
+import { show } from './core/options.js';
+import { LockedExplorer } from './locked.explorer.js';
+import { LockedInterceptor } from './locked.interceptor.js';
+import { REDLOCK_MODULE_OPTIONS } from './redlock.constants.js';
+import { RedlockExceptionFilter } from './redlock-exception.filter.js';
+import type { RedlockModuleOptions } from './redlock-module-options.js';
+import { RedlockService } from './redlock.service.js';
+
+export const { ConfigurableModuleClass: RedlockConfigurableModule, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =
+  new ConfigurableModuleBuilder<RedlockModuleOptions>({ moduleName: 'Redlock', optionsInjectionToken: REDLOCK_MODULE_OPTIONS })
+    .setClassMethodName('forRoot')
+    .setFactoryMethodName('createRedlockOptions')
+    .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+    .build();
+
+/** Builds the engine; a bad option fails the start-up with RedlockConfigError naming the field. */
+function createRedlock(options: RedlockModuleOptions): Redlock {
+  if (typeof options !== 'object' || options === null) {
+    throw new RedlockConfigError('options', `must be an object with nodes, got ${show(options)}`);
+  }
+  const { nodes, ...rest } = options;
+  return new Redlock(nodes, rest);
+}
+
+/**
+ * `RedlockModule.forRoot({ nodes, ...options })` / `forRootAsync({ imports, inject, useFactory |
+ * useClass | useExisting })`; global unless `isGlobal: false`. Provides and exports the core
+ * `Redlock`, `RedlockService` and `LockedInterceptor`, and registers RedlockExceptionFilter.
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    { provide: Redlock, useFactory: createRedlock, inject: [REDLOCK_MODULE_OPTIONS] },
+    RedlockService,
+    LockedInterceptor,
+    LockedExplorer,
+    { provide: APP_FILTER, useClass: RedlockExceptionFilter },
+  ],
+  exports: [Redlock, RedlockService, LockedInterceptor],
+})
+export class RedlockModule extends RedlockConfigurableModule implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(Redlock) private readonly redlock: Redlock,
+    private readonly explorer: LockedExplorer,
+  ) {
+    super();
+  }
+
+  async onModuleInit(): Promise<void> {
+    try {
+      this.explorer.explore();
+    } catch (error) {
+      // Nest runs no shutdown hook for an application that failed to start: close what we opened.
+      this.explorer.stop();
+      await this.redlock.quit();
+      throw error;
+    }
+  }
+
+  /**
+   * Stops auto-extension, releases the locks still held, and closes the connections the module
+   * opened from URLs / options; ioredis instances passed in stay open (their owner closes them).
+   */
+  async onApplicationShutdown(): Promise<void> {
+    this.explorer.stop();
+    await this.redlock.quit();
+  }
+}
