@@ -141,13 +141,13 @@ export class LockKey {
     if (/^\d+$/.test(first)) return undefined;
     this.parameters ??= parameterNames(this.method);
     if (!this.parameters.ok) {
-      return `placeholder ${placeholder.text} names a parameter, but the parameter names of ${this.where} cannot be read ` +
+      return `placeholder ${placeholder.text} names a parameter, but the method's parameter names cannot be read ` +
         `(${this.parameters.reason}); use a position such as <0> or a key function`;
     }
     const binding = this.parameters.names.get(first);
     if (!binding) {
       const known = [...this.parameters.names.keys()];
-      return `placeholder ${placeholder.text} names no parameter of ${this.where} ` +
+      return `placeholder ${placeholder.text} names no parameter of the method ` +
         `(its parameters: ${known.length ? known.join(', ') : 'none'})`;
     }
     if (binding.path === undefined) {

@@ -13,7 +13,14 @@ import { RedlockService } from './redlock.service.js';
  * microservice patterns, WebSocket messages, GraphQL resolvers (the optional packages'
  * constants, spelled out so none of them has to be installed).
  */
-const HANDLER_METADATA = ['method', 'microservices:pattern', 'message', 'graphql:resolver_type', 'graphql:resolver_name'];
+const HANDLER_METADATA = [
+  'method',
+  'microservices:pattern',
+  'message',
+  'graphql:resolver_type',
+  'graphql:resolver_name',
+  'graphql:resolve_property',
+];
 
 /**
  * Runs when a RedlockModule starts. Validation happens here rather than in the decorator

