@@ -50,10 +50,17 @@ export function toHttpException(error: unknown, fallbackTtl: number): unknown {
 }
 
 /**
- * Sets `Retry-After` on an Express response or a Fastify reply. Through the HTTP adapter when
- * there is one (Fastify must hear of headers through its reply, not the raw response).
+ * toHttpException, plus the `Retry-After` header of a 409 set on the response (an Express
+ * response or a Fastify reply; through the HTTP adapter when there is one, as Fastify must hear
+ * of headers through its reply).
  */
-export function setRetryAfter(response: unknown, exception: LockConflictException, adapter?: HttpServer): void {
+export function httpErrorFor(error: unknown, response: unknown, fallbackTtl: number, adapter?: HttpServer): unknown {
+  const mapped = toHttpException(error, fallbackTtl);
+  if (mapped instanceof LockConflictException) setRetryAfter(response, mapped, adapter);
+  return mapped;
+}
+
+function setRetryAfter(response: unknown, exception: LockConflictException, adapter?: HttpServer): void {
   const value = String(exception.retryAfter);
   const res = response as { setHeader?: (n: string, v: string) => void; header?: (n: string, v: string) => void; headersSent?: boolean; sent?: boolean };
   if (!res || res.headersSent === true || res.sent === true) return;

@@ -9,4 +9,5 @@ export { LockedInterceptor } from './locked.interceptor.js';
 export { LockConflictException, LockUnavailableException } from './http-exceptions.js';
 export type { LockConflictOptions } from './http-exceptions.js';
 export { RedlockExceptionFilter } from './redlock-exception.filter.js';
+export { LockErrorsInterceptor } from './lock-errors.interceptor.js';
 export * from './core/index.js';

@@ -4,7 +4,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { Observable } from 'rxjs';
 import type { Subscription } from 'rxjs';
 import type { Lock } from './core/index.js';
-import { LockConflictException, setRetryAfter, toHttpException } from './http-exceptions.js';
+import { httpErrorFor } from './http-exceptions.js';
 import { runHolding } from './lock-context.js';
 import { instanceOf } from './locked-bindings.js';
 import { enterLockedCall } from './locked-call.js';
@@ -81,10 +81,6 @@ export class LockedInterceptor implements NestInterceptor {
   /** In HTTP, a busy lock is a 409 (with Retry-After) and too few nodes a 503; elsewhere the RedlockErrors stay. */
   private mapError(error: unknown, type: string, context: ExecutionContext): unknown {
     if (type !== 'http') return error;
-    const mapped = toHttpException(error, this.service.defaultTtl);
-    if (mapped instanceof LockConflictException) {
-      setRetryAfter(context.switchToHttp().getResponse(), mapped, this.adapterHost?.httpAdapter);
-    }
-    return mapped;
+    return httpErrorFor(error, context.switchToHttp().getResponse(), this.service.defaultTtl, this.adapterHost?.httpAdapter);
   }
 }

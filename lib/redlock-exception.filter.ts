@@ -3,14 +3,14 @@ import type { ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { throwError } from 'rxjs';
 import { DEFAULTS, LockBusyError, QuorumUnavailableError } from './core/index.js';
-import { LockConflictException, setRetryAfter, toHttpException } from './http-exceptions.js';
+import { httpErrorFor } from './http-exceptions.js';
 import { REDLOCK_MODULE_OPTIONS } from './redlock.constants.js';
 import type { RedlockModuleOptions } from './redlock-module-options.js';
 
 /**
  * Registered globally by RedlockModule (APP_FILTER), so a busy lock never becomes a 500: a
- * LockBusyError or QuorumUnavailableError that reaches the filters (e.g. thrown by a locked
- * service method a controller called, or by a guard) is answered as LockConflictException (409,
+ * LockBusyError or QuorumUnavailableError that reaches the filters (from a guard or middleware;
+ * LockErrorsInterceptor maps those of handlers earlier) is answered as LockConflictException (409,
  * Retry-After) or LockUnavailableException (503), through Nest's own filter, on Express and
  * Fastify alike. It catches only those two errors, so every other exception (a handler's own
  * HttpException included) keeps its filter and its status.
@@ -29,13 +29,8 @@ export class RedlockExceptionFilter extends BaseExceptionFilter {
 
   override catch(error: LockBusyError | QuorumUnavailableError, host: ArgumentsHost): unknown {
     switch (host.getType<string>()) {
-      case 'http': {
-        const exception = toHttpException(error, this.fallbackTtl);
-        if (exception instanceof LockConflictException) {
-          setRetryAfter(host.getArgByIndex(1), exception, this.httpAdapterHost?.httpAdapter);
-        }
-        return super.catch(exception, host);
-      }
+      case 'http':
+        return super.catch(httpErrorFor(error, host.getArgByIndex(1), this.fallbackTtl, this.httpAdapterHost?.httpAdapter), host);
       case 'rpc':
         return throwError(() => error);
       case 'ws': {

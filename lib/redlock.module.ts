@@ -1,8 +1,9 @@
 import { ConfigurableModuleBuilder, Inject, Module } from '@nestjs/common';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { Redlock, RedlockConfigError } from './core/index.js';
 import { show } from './core/options.js';
+import { LockErrorsInterceptor } from './lock-errors.interceptor.js';
 import { LockedExplorer } from './locked.explorer.js';
 import { LockedInterceptor } from './locked.interceptor.js';
 import { REDLOCK_MODULE_OPTIONS } from './redlock.constants.js';
@@ -29,7 +30,8 @@ function createRedlock(options: RedlockModuleOptions): Redlock {
 /**
  * `RedlockModule.forRoot({ nodes, ...options })` / `forRootAsync({ imports, inject, useFactory |
  * useClass | useExisting })`; global unless `isGlobal: false`. Provides and exports the core
- * `Redlock`, `RedlockService` and `LockedInterceptor`, and registers RedlockExceptionFilter.
+ * `Redlock`, `RedlockService` and `LockedInterceptor`, and registers LockErrorsInterceptor and
+ * RedlockExceptionFilter globally so lock errors are 409 / 503 in HTTP, never 500.
  */
 @Module({
   imports: [DiscoveryModule],
@@ -38,6 +40,7 @@ function createRedlock(options: RedlockModuleOptions): Redlock {
     RedlockService,
     LockedInterceptor,
     LockedExplorer,
+    { provide: APP_INTERCEPTOR, useClass: LockErrorsInterceptor },
     { provide: APP_FILTER, useClass: RedlockExceptionFilter },
   ],
   exports: [Redlock, RedlockService, LockedInterceptor],

@@ -102,7 +102,9 @@ describe('@Locked on a provider method', () => {
     await ref.get(Ledger).settle('7', async () => {
       during = await keysOn(cluster, 'lock:order:*');
     });
-    expect(during).toEqual([['lock:order:7'], ['lock:order:7'], ['lock:order:7']]);
+    // A quorum (2 of 3) holds it; the decision does not wait for the last node.
+    expect(during.filter((keys) => keys.includes('lock:order:7')).length).toBeGreaterThanOrEqual(2);
+    expect(during.flat().every((k) => k === 'lock:order:7')).toBe(true);
     expect((await keysOn(cluster, 'lock:order:*')).flat()).toEqual([]);
   });
 

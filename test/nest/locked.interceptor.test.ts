@@ -187,7 +187,7 @@ describe('LockedInterceptor outside HTTP', () => {
   it('holds the lock for an Observable result until it completes', async () => {
     const done = lastValueFrom(intercept('rpc', 'stream', [{ id: 's1' }, {}]).pipe(toArray()));
     await sleep(70); // between the first and the second value
-    expect((await keysOn(cluster, 'lock:stream:s1')).flat()).toHaveLength(3);
+    expect((await keysOn(cluster, 'lock:stream:s1')).flat().length).toBeGreaterThanOrEqual(2); // a quorum
     expect(await done).toEqual([0, 1, 2]);
     expect((await keysOn(cluster, 'lock:stream:s1')).flat()).toEqual([]);
   });

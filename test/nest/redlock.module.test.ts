@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Module, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
@@ -206,7 +206,7 @@ describe('RedlockModule shutdown', () => {
     const clients = cluster.nodes.map((n) => n.client());
     const ref = await start([RedlockModule.forRoot({ nodes: clients, ttl: 600 })]);
     const lock = await ref.get(RedlockService).acquire('module:held', { autoExtend: true });
-    expect((await keysOn(cluster, 'lock:module:held')).flat()).toHaveLength(3);
+    expect((await keysOn(cluster, 'lock:module:held')).flat().length).toBeGreaterThanOrEqual(2); // a quorum
 
     const monitor = await cluster.nodes[0]!.client().monitor();
     try {
@@ -253,13 +253,60 @@ describe('two RedlockModules', () => {
     try {
       const seen: string[][] = [];
       const record = async () => {
-        seen.push((await keysOn(cluster, '*:job:*'))[0]!);
+        seen.push([...new Set((await keysOn(cluster, '*:job:*')).flat())]);
       };
       await ref.get(Billing).run('nightly', record);
       await ref.get(Shipping).run('nightly', record);
       expect(seen).toEqual([['billing:job:nightly'], ['shipping:job:nightly']]);
       expect((await keysOn(cluster, '*:job:*')).flat()).toEqual([]);
     } finally {
+      await ref.close();
+    }
+  });
+
+  it('bind a request-scoped provider (made after start-up) through its class', async () => {
+    @Injectable({ scope: Scope.REQUEST })
+    class Audit {
+      @Locked('job:<name>')
+      async run(name: string, check: () => Promise<void>) {
+        await check();
+      }
+    }
+    @Module({ imports: [RedlockModule.forRoot({ nodes: cluster.urls(), keyPrefix: 'billing:', isGlobal: false })], providers: [Billing] })
+    class BillingModule {}
+    @Module({ imports: [RedlockModule.forRoot({ nodes: cluster.urls(), keyPrefix: 'audit:', isGlobal: false })], providers: [Audit] })
+    class AuditModule {}
+
+    const ref = await start([BillingModule, AuditModule]);
+    try {
+      const audit = await ref.resolve(Audit);
+      let seen: string[] = [];
+      await audit.run('weekly', async () => {
+        seen = [...new Set((await keysOn(cluster, '*:job:*')).flat())];
+      });
+      expect(seen).toEqual(['audit:job:weekly']);
+    } finally {
+      await ref.close();
+    }
+  });
+});
+
+describe('RedlockService logging', () => {
+  it('logs a lock lost while held (extension failed) as a warning', async () => {
+    const logger = new CapturingLogger();
+    const ref = await start([RedlockModule.forRoot({ nodes: cluster.urls(), ttl: 300 })], [], logger);
+    try {
+      const lock = await ref.get(RedlockService).acquire('module:lost', { autoExtend: true });
+      cluster.nodes[1]!.proxy.stall();
+      cluster.nodes[2]!.proxy.stall();
+      for (let i = 0; i < 50 && !lock.signal.aborted; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(lock.signal.aborted).toBe(true);
+      expect(logger.lines.filter((l) => l.includes('lost'))).toEqual([
+        expect.stringMatching(/^warn lock on "module:lost" lost: /),
+      ]);
+    } finally {
+      cluster.nodes[1]!.proxy.unstall();
+      cluster.nodes[2]!.proxy.unstall();
       await ref.close();
     }
   });
