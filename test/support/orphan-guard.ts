@@ -20,6 +20,10 @@ function killAll(): void {
 }
 
 function onSignal(signal: Signal): void {
+  // A process that handles the signal itself (the demo, the sample app) shuts down in order and
+  // stops its nodes last; killing them now would pull the nodes out from under that shutdown.
+  // The 'exit' hook still catches whatever it leaves behind.
+  if (process.listenerCount(signal) > 1) return;
   killAll();
   uninstall();
   // Listening to a signal cancels Node's default of dying from it: if nobody else handles it,
