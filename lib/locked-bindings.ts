@@ -20,8 +20,8 @@ interface Binding {
 
 const byInstance = new WeakMap<object, Binding>();
 const byClass = new WeakMap<object, Binding>();
-/** The single static instance of a class, for key functions of handlers (interceptors only get the class). */
-const instanceByClass = new WeakMap<object, object | null>();
+/** Static instances of a class and their service, for key functions of handlers (interceptors only get the class). */
+const instancesByClass = new WeakMap<object, Map<object, RedlockService>>();
 /** Services of the RedlockModules that have started and not shut down, in start order. */
 const running = new Set<RedlockService>();
 
@@ -36,17 +36,21 @@ export function stopServing(service: RedlockService): void {
 export function bindInstance(instance: object, service: RedlockService, strength: BindingStrength): void {
   bind(byInstance, instance, service, strength);
   const cls = instance.constructor as object;
-  const known = instanceByClass.get(cls);
-  instanceByClass.set(cls, known === undefined || known === instance ? instance : null);
+  const instances = instancesByClass.get(cls) ?? new Map<object, RedlockService>();
+  // Forget the instances of applications that have shut down (tests start many in one process).
+  for (const [known, owner] of instances) if (!running.has(owner)) instances.delete(known);
+  instances.set(instance, service);
+  instancesByClass.set(cls, instances);
 }
 
 export function bindClass(cls: object, service: RedlockService, strength: BindingStrength): void {
   bind(byClass, cls, service, strength);
 }
 
-/** The instance of `cls` when exactly one is known. */
+/** The instance of `cls` when exactly one is known in the running applications. */
 export function instanceOf(cls: object): object | undefined {
-  return instanceByClass.get(cls) ?? undefined;
+  const live = [...(instancesByClass.get(cls) ?? [])].filter(([, service]) => running.has(service));
+  return live.length === 1 ? live[0]![0] : undefined;
 }
 
 /**
@@ -67,7 +71,7 @@ export function serviceFor(self: unknown, where: string): RedlockService {
     `@Locked ${where}`,
     running.size === 0
       ? 'no RedlockModule has started; import RedlockModule.forRoot(...) and call the method once the application is initialised'
-      : `${running.size} RedlockModules are running and this object is not a provider of either; make it a provider of a module that imports one`,
+      : `${running.size} RedlockModules are running and this object is a provider of none of them; make it a provider of a module that imports one`,
   );
 }
 

@@ -40,25 +40,19 @@ export class LockedExplorer {
   explore(): void {
     const wrappers = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
     const own = wrappers.find((w) => w.instance === this.service)?.host;
-    for (const wrapper of wrappers) this.checkMethods(wrapper);
+    const locked = wrappers
+      .map((wrapper) => ({ wrapper, methods: this.lockedMethods(wrapper) }))
+      .filter(({ methods }) => methods.length > 0);
+    for (const { methods } of locked) check(methods);
     startServing(this.service);
-    for (const wrapper of wrappers) this.bind(wrapper, own);
+    for (const { wrapper } of locked) this.bind(wrapper, own);
   }
 
   stop(): void {
     stopServing(this.service);
   }
 
-  private checkMethods(wrapper: InstanceWrapper): void {
-    for (const definition of this.lockedMethods(wrapper).values()) {
-      if (isHandler(definition.handler)) continue;
-      const [problem] = definition.definition.key.methodProblems();
-      if (problem) throw new RedlockConfigError(`@Locked key of ${definition.definition.where}`, problem);
-    }
-  }
-
   private bind(wrapper: InstanceWrapper, own: Module | undefined): void {
-    if (this.lockedMethods(wrapper).size === 0) return;
     const strength = own && wrapper.host ? reach(wrapper.host, own) : undefined;
     if (strength === undefined) return;
     const instance = wrapper.instance as unknown;
@@ -67,20 +61,33 @@ export class LockedExplorer {
     if (!wrapper.inject && typeof wrapper.metatype === 'function') bindClass(wrapper.metatype, this.service, strength);
   }
 
-  private lockedMethods(wrapper: InstanceWrapper): Map<string, { definition: LockedDefinition; handler: unknown }> {
-    const found = new Map<string, { definition: LockedDefinition; handler: unknown }>();
+  private lockedMethods(wrapper: InstanceWrapper): LockedMethod[] {
     const instance = wrapper.instance as unknown;
     const prototype =
       instance && typeof instance === 'object'
         ? Object.getPrototypeOf(instance)
         : !wrapper.inject && typeof wrapper.metatype === 'function' ? wrapper.metatype.prototype : undefined;
-    if (!prototype || prototype === Object.prototype) return found;
-    for (const name of this.scanner.getAllMethodNames(prototype)) {
-      const handler = (prototype as Record<string, unknown>)[name];
-      const definition = lockedDefinitionOf(handler);
-      if (definition) found.set(name, { definition, handler });
-    }
-    return found;
+    if (!prototype || prototype === Object.prototype) return [];
+    return this.scanner.getAllMethodNames(prototype).flatMap((name) => {
+      const method = (prototype as Record<string, unknown>)[name];
+      const definition = lockedDefinitionOf(method);
+      return definition ? [{ definition, method }] : [];
+    });
+  }
+}
+
+interface LockedMethod {
+  readonly definition: LockedDefinition;
+  /** The method as Nest sees it (with the metadata of every decorator). */
+  readonly method: unknown;
+}
+
+/** Provider methods only: in a handler `<id>` means the request's or message's, not a parameter. */
+function check(methods: readonly LockedMethod[]): void {
+  for (const { definition, method } of methods) {
+    if (isHandler(method)) continue;
+    const [problem] = definition.key.methodProblems();
+    if (problem) throw new RedlockConfigError(`@Locked key of ${definition.where}`, problem);
   }
 }
 
