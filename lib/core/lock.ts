@@ -36,6 +36,8 @@ export interface LockContext {
   readonly clock: Clock;
   readonly driftFactor: number;
   readonly nodeTimeout: number;
+  /** Called before each extension with its lease (a longer lease widens the restart guard). */
+  onExtend?(ttl: number): void;
   /** Called once when the lock is lost (signal aborted for a reason other than release). */
   onLost(lock: LockHandle, error: LockLostError): void;
   /** Called once when release() has finished. */
@@ -123,6 +125,7 @@ export class LockHandle implements Lock {
     const { clock, nodeSet, driftFactor, nodeTimeout } = this.context;
     // Rule 11: only while still valid; never resurrect an expired lease.
     if (this.deadline <= clock.now()) throw this.lose('it expired before the extension');
+    this.context.onExtend?.(ttl);
     const startedAt = clock.now();
     const outcome = await nodeSet.extend(this.keys, this.value, ttl, Math.min(nodeTimeout, ttl - 1));
     if (this.releasing) throw new LockLostError(this.resources, 'it was released during the extension');

@@ -18,14 +18,22 @@ export class NodeSet {
     return this.nodes.length;
   }
 
-  /** Rule 2: one atomic write per node (Lua SET … PX over all keys). */
+  /**
+   * Rule 2: one atomic write per node (Lua SET … PX over all keys). Rule 15: a node that
+   * restarted within a lease still gets the write, but its yes counts as a failure.
+   */
   acquire(keys: readonly string[], token: string, ttl: number, timeoutMs: number): Promise<RoundOutcome> {
     return runRound({
       nodes: this.nodes,
       timeoutMs,
       clock: this.clock,
       decideEarly: true,
-      ask: async (node) => (await node.run(ACQUIRE, keys, [token, ttl])) === 1,
+      ask: async (node) => {
+        const yes = (await node.run(ACQUIRE, keys, [token, ttl])) === 1;
+        const veto = yes ? await node.acquireVeto?.() : undefined;
+        if (veto) throw new Error(veto);
+        return yes;
+      },
     });
   }
 

@@ -18,6 +18,13 @@ export interface RedlockOptions {
   driftFactor?: number;
   /** Per-node reply timeout, ms. Default: 5 % of the ttl, clamped to 50..500 ms (and below ttl / 2). */
   nodeTimeout?: number;
+  /**
+   * Rule 15, enforced by the client: a node that restarted less than this long ago, and is not
+   * durable (AOF with appendfsync always), does not count towards an acquire quorum.
+   * `true` (default) = the largest ttl this instance has used; a number = that many ms
+   * (set it when other clients use longer leases); `false` = off.
+   */
+  restartGuard?: boolean | number;
   /** Monotonic time source; meant for tests that drive time by hand. */
   clock?: Clock;
 }
@@ -43,6 +50,8 @@ export interface EngineSettings {
   readonly driftFactor: number;
   /** undefined = derive from each call's ttl. */
   readonly nodeTimeout: number | undefined;
+  /** 'largest-ttl', a fixed window in ms, or 0 for off. */
+  readonly restartGuard: 'largest-ttl' | number;
   readonly clock: Clock;
 }
 
@@ -69,7 +78,7 @@ export const DEFAULTS = {
 /** Largest delay a Node timer accepts; longer leases would fire their timers at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const ENGINE_KEYS = ['keyPrefix', 'ttl', 'wait', 'retryDelay', 'retryJitter', 'driftFactor', 'nodeTimeout', 'clock'];
+const ENGINE_KEYS = ['keyPrefix', 'ttl', 'wait', 'retryDelay', 'retryJitter', 'driftFactor', 'nodeTimeout', 'restartGuard', 'clock'];
 const CALL_KEYS = ['ttl', 'wait', 'retryDelay', 'retryJitter', 'signal', 'autoExtend'];
 
 /** Rule 3: a per-node timeout far below the lease, so one hung node cannot stall a decision. */
@@ -88,6 +97,7 @@ export function resolveEngineSettings(options: unknown, field = 'options'): Engi
   if (o.keyPrefix !== undefined && (typeof o.keyPrefix !== 'string' || o.keyPrefix.length === 0)) {
     throw new RedlockConfigError(`${field}.keyPrefix`, `must be a non-empty string (keys are always prefixed), got ${show(o.keyPrefix)}`);
   }
+  const restartGuard = typeof o.restartGuard === 'boolean' ? (o.restartGuard ? 'largest-ttl' : 0) : ttlValue(o.restartGuard, `${field}.restartGuard`);
   if (o.clock !== undefined && !isClock(o.clock)) {
     throw new RedlockConfigError(`${field}.clock`, 'must have now() and setTimer(fn, ms)');
   }
@@ -99,6 +109,7 @@ export function resolveEngineSettings(options: unknown, field = 'options'): Engi
     retryJitter: nonNegativeInt(o.retryJitter, `${field}.retryJitter`) ?? DEFAULTS.retryJitter,
     driftFactor,
     nodeTimeout,
+    restartGuard: restartGuard ?? 'largest-ttl',
     clock: (o.clock as Clock | undefined) ?? monotonicClock,
   };
 }

@@ -7,6 +7,7 @@ import type { NodeSpec, OpenedConnection } from './connections.js';
 import { LockAbortedError, LockBusyError, QuorumUnavailableError, RedlockConfigError } from './errors.js';
 import type { LockLostError, NodeError } from './errors.js';
 import { IoredisNode } from './ioredis-node.js';
+import { NodeRestartGuard } from './node-restart-guard.js';
 import type { RedisConnection } from './ioredis-node.js';
 import { LockHandle } from './lock.js';
 import type { Lock, LockContext, ReleaseResult } from './lock.js';
@@ -40,15 +41,20 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   private readonly nodeSet: NodeSet;
   private readonly held = new Set<LockHandle>();
   private closing: Promise<void> | undefined;
+  /** The longest lease this instance has asked for: a restarted node stays out that long. */
+  private largestTtl: number;
 
   constructor(nodes: readonly NodeSpec[], options?: RedlockOptions) {
     super();
     const specs = validateNodeSpecs(nodes);
     this.settings = resolveEngineSettings(options);
+    this.largestTtl = this.settings.ttl;
+    const { restartGuard, clock } = this.settings;
+    const guardWindow = () => (restartGuard === 'largest-ttl' ? this.largestTtl : restartGuard);
     this.connections = specs.map((spec) => openConnection(spec));
     this.ioredisNodes = this.connections.map(
       (c, index) =>
-        new IoredisNode(index, c.address, c.client, (node, health, error) => {
+        new IoredisNode(index, c.address, c.client, new NodeRestartGuard(clock, guardWindow), (node, health, error) => {
           if (health === 'down') this.emit('nodeDown', { node: node.index, address: node.address, error });
           else this.emit('nodeUp', { node: node.index, address: node.address });
         }),
@@ -128,6 +134,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       throw new QuorumUnavailableError('this Redlock instance has been quit', []);
     }
     const { clock, keyPrefix, driftFactor } = this.settings;
+    this.largestTtl = Math.max(this.largestTtl, call.ttl);
     const keys = resources.map((r) => keyPrefix + r);
     // Rule 1: one fresh token per acquire call, kept across its retries.
     const token = randomBytes(TOKEN_BYTES).toString('hex');
@@ -187,6 +194,9 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       clock: this.settings.clock,
       driftFactor: this.settings.driftFactor,
       nodeTimeout: call.nodeTimeout,
+      onExtend: (ttl) => {
+        this.largestTtl = Math.max(this.largestTtl, ttl);
+      },
       onLost: (lock, error) => this.emit('lockLost', { resources: lock.resources, error }),
       onReleased: (lock, result) => {
         this.held.delete(lock);

@@ -180,7 +180,7 @@ describe('scripts (rule 2, NOSCRIPT fallback)', () => {
     const lock = await rl.acquire('s');
     await lock.extend();
     expect(await lock.release()).toEqual({ released: true, nodes: 3 });
-    await cluster.nodes[0].restart();
+    await cluster.nodes[0].restart({ persist: false }); // empty: no script cache either
     for (let i = 0; i < 50 && rl.clients[0].status !== 'ready'; i++) await sleep(100);
     const again = await rl.acquire('s');
     expect(await again.release()).toEqual({ released: true, nodes: 3 });

@@ -140,7 +140,7 @@ describe('startRedisNodes', () => {
     await expect(viaProxy(set, 2).ping()).resolves.toBe('PONG');
   });
 
-  it('kill() stops the server; restart() brings it back empty on the same port', async () => {
+  it('kill() stops the server; restart({ persist: false }) brings it back empty on the same port', async () => {
     const node = set.nodes[1]!;
     const directPort = node.directPort;
     await node.client().set('survives', 'no');
@@ -150,7 +150,7 @@ describe('startRedisNodes', () => {
     expect(alive(oldPid)).toBe(false);
     await node.kill(); // No-op when not running.
 
-    await node.restart();
+    await node.restart({ persist: false });
     expect(node.directPort).toBe(directPort);
     expect(node.pid).not.toBe(oldPid);
     await expect(node.client().get('survives')).resolves.toBeNull();
@@ -184,14 +184,17 @@ describe('startRedisNodes({ persist: true })', () => {
     await expect(after.get('plain')).resolves.toBe('value');
   });
 
-  it('restart() without persist wipes the data even on an AOF node', async () => {
+  it('restart({ persist: false }) wipes the data and runs without AOF; restart() goes back to AOF', async () => {
     const node = set.nodes[0]!;
     await node.client().set('gone', '1');
-    await node.restart();
+    await node.restart({ persist: false });
     await expect(node.client().dbsize()).resolves.toBe(0);
-    // Still an AOF node: the next kill + persistent restart keeps data again.
+    await expect(node.client().config('GET', 'appendonly')).resolves.toEqual(['appendonly', 'no']);
+    await node.restart();
+    await expect(node.client().config('GET', 'appendfsync')).resolves.toEqual(['appendfsync', 'always']);
     await node.client().set('kept', '1');
-    await node.restart({ persist: true });
+    await node.kill();
+    await node.restart();
     await expect(node.client().get('kept')).resolves.toBe('1');
   });
 });

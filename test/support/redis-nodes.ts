@@ -8,8 +8,10 @@ import { TcpProxy } from './tcp-proxy.js';
 
 export interface StartOptions {
   /**
-   * Run with `appendonly yes` + `appendfsync always`, so that a kill() followed by
-   * restart({ persist: true }) comes back with every acknowledged write.
+   * Run with `appendonly yes` + `appendfsync always` (default true): every acknowledged write
+   * survives a kill, as the README tells users to run their lock nodes. Such nodes also count
+   * at once after a restart (the engine's restart guard trusts durable nodes).
+   * `false` = no persistence: a restarted node comes back empty, the hazard rule 15 is about.
    */
   persist?: boolean;
 }
@@ -29,9 +31,10 @@ export interface RedisNode {
   /** SIGKILL the redis-server; resolves once it has exited. No-op when not running. */
   kill(): Promise<void>;
   /**
-   * Kill if running, then start again on the same directPort. `persist: true` keeps the data of
-   * the AOF (only a node running with AOF has any; it also turns AOF on from now on); otherwise
-   * the data dir is wiped and the node comes back empty. Resolves once it answers PING.
+   * Kill if running, then start again on the same directPort. `persist` defaults to how the
+   * node was started: true keeps the data of the AOF and runs with AOF from now on; false wipes
+   * the data dir and runs without persistence (an empty, non-durable node). Resolves once it
+   * answers PING.
    */
   restart(opts?: { persist?: boolean }): Promise<void>;
   /** SIGSTOP: the server keeps its connections but answers nothing. */
@@ -93,13 +96,9 @@ class ManagedNode implements RedisNode {
 
   async restart(opts: { persist?: boolean } = {}): Promise<void> {
     await this.kill();
-    const persist = opts.persist === true;
+    const persist = opts.persist ?? this.persistent;
     if (!persist) await emptyDir(this.dir);
-    this.server = await RedisProcess.start({
-      port: this.directPort,
-      dir: this.dir,
-      appendOnly: this.persistent || persist,
-    });
+    this.server = await RedisProcess.start({ port: this.directPort, dir: this.dir, appendOnly: persist });
   }
 
   pause(): void {
@@ -155,7 +154,7 @@ class ManagedNode implements RedisNode {
 /** Starts `count` independent redis-server masters, each behind its own TcpProxy. */
 export async function startRedisNodes(count: number, opts: StartOptions = {}): Promise<RedisNodes> {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`startRedisNodes: bad count ${count}`);
-  const persistent = opts.persist === true;
+  const persistent = opts.persist ?? true;
   const started = await Promise.allSettled(Array.from({ length: count }, (_, index) => startNode(index, persistent)));
   const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failure = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
