@@ -211,7 +211,8 @@ async function closeConnection(client: RedisConnection): Promise<void> {
   if (client.status === 'end') return;
   const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
   const bound = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-  await Promise.race([client.quit().catch(() => undefined), bound(1_000)]);
+  // QUIT on a client that is not connected never resolves: only a ready one can say goodbye.
+  if (client.status === 'ready') await Promise.race([client.quit().catch(() => undefined), bound(1_000)]);
   if ((client.status as string) !== 'end') client.disconnect(); // quit() may have ended it meanwhile
   await Promise.race([ended, bound(1_000)]);
 }
