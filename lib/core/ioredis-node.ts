@@ -7,6 +7,28 @@ export type RedisConnection = Redis | Cluster;
 
 export type NodeHealth = 'up' | 'down';
 
+const FIRST_CONTACT_MS = 2_000;
+
+function firstContactOf(client: RedisConnection): Promise<void> {
+  const status = (client as Redis).status;
+  // 'wait' = lazyConnect: the first command connects it. Ready or ended: nothing to wait for.
+  if (status === 'ready' || status === 'wait' || status === 'end') return Promise.resolve();
+  return new Promise((resolve) => {
+    const settle = () => {
+      clearTimeout(timer);
+      client.off('ready', settle);
+      client.off('error', settle);
+      client.off('end', settle);
+      resolve();
+    };
+    const timer = setTimeout(settle, FIRST_CONTACT_MS);
+    timer.unref();
+    client.once('ready', settle);
+    client.once('error', settle);
+    client.once('end', settle);
+  });
+}
+
 /**
  * A LockNode over an ioredis client. Scripts go by EVALSHA and fall back to EVAL on NOSCRIPT,
  * so a node that restarted with an empty script cache recovers on the first call.
@@ -22,6 +44,11 @@ export class IoredisNode implements LockNode {
   private generation = 0;
   /** The INFO round trip under way since the last (re)connection, if any. */
   private learning: Promise<void> | undefined;
+  /**
+   * Settles when the client first connected, failed, or after FIRST_CONTACT_MS: the first
+   * acquire waits for it, so setting up a connection is not charged to the per-node timeout.
+   */
+  readonly firstContact: Promise<void>;
 
   constructor(
     readonly index: number,
@@ -51,6 +78,7 @@ export class IoredisNode implements LockNode {
       client.off('ready', onReady);
     };
     if ((client as Redis).status === 'ready') this.learning = this.learnServerFacts();
+    this.firstContact = firstContactOf(client);
   }
 
   async run(script: LockScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {

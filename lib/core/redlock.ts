@@ -43,6 +43,8 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   private closing: Promise<void> | undefined;
   /** The longest lease this instance has asked for: a restarted node stays out that long. */
   private largestTtl: number;
+  /** Every node connected or failed once (bounded): see IoredisNode.firstContact. */
+  private readonly firstContact: Promise<unknown>;
 
   constructor(nodes: readonly NodeSpec[], options?: RedlockOptions) {
     super();
@@ -60,6 +62,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
         }),
     );
     this.nodeSet = new NodeSet(this.ioredisNodes, this.settings.clock);
+    this.firstContact = Promise.all(this.ioredisNodes.map((node) => node.firstContact));
   }
 
   /** The configured key prefix (every key the library touches starts with it). */
@@ -133,6 +136,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     if (this.closing) {
       throw new QuorumUnavailableError('this Redlock instance has been quit', []);
     }
+    await this.firstContact;
     const { clock, keyPrefix, driftFactor } = this.settings;
     this.largestTtl = Math.max(this.largestTtl, call.ttl);
     const keys = resources.map((r) => keyPrefix + r);
