@@ -1,0 +1,264 @@
+import { machineNow } from '../test/support/overlap-checker.js';
+import type { RedisNode } from '../test/support/redis-nodes.js';
+import type { ContenderPool } from './contenders.js';
+import { between, pick, shuffle } from './random.js';
+
+/** The faults of issue 4, plus the hazard of rule 15 (a node that restarts empty). */
+export const FAULT_KINDS = ['kill-node', 'pause-node', 'slow-node', 'pause-contender', 'majority-down', 'empty-restart'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** The faults a durable cluster must survive; `empty-restart` is the hazard scenario's own. */
+export const SURVIVABLE_FAULTS: readonly FaultKind[] = ['kill-node', 'pause-node', 'slow-node', 'pause-contender', 'majority-down'];
+
+export const FAULT_LABELS: Record<FaultKind, string> = {
+  'kill-node': 'kill -9 a lock node, restart it with AOF (appendfsync always)',
+  'pause-node': 'SIGSTOP a lock node for longer than the ttl',
+  'slow-node': 'latency above the per-node timeout on one node, then its connections dropped',
+  'pause-contender': 'SIGSTOP a contender process for longer than its ttl',
+  'majority-down': 'a majority of lock nodes down (kill -9), then restarted with AOF',
+  'empty-restart': 'restart a lock node without persistence (it comes back empty)',
+};
+
+/** One fault as it happened, in machine ms (process.hrtime). */
+export interface FaultEvent {
+  readonly kind: FaultKind;
+  /** Lock node indexes the fault hit (node faults). */
+  readonly nodes: readonly number[];
+  /** The contender process it froze (pause-contender). */
+  readonly proc: number | undefined;
+  readonly startedAt: number;
+  /** When undoing the fault began (restart / resume / proxy reset). */
+  liftedAt: number;
+  /** When the fault was fully undone (node answering again / resumed / proxy reset). */
+  endedAt: number;
+  readonly detail: string;
+}
+
+export interface ChaosTimings {
+  readonly killDownMs: number;
+  readonly nodePauseMs: number;
+  readonly slowMs: number;
+  readonly latencyMs: number;
+  readonly contenderPauseMs: number;
+  readonly majorityDownMs: number;
+}
+
+/** Durations follow the lease: "longer than the ttl" must hold whatever --ttl says. */
+export function timingsFor(ttl: number): ChaosTimings {
+  return {
+    killDownMs: 1_000,
+    nodePauseMs: Math.round(1.5 * ttl + 500),
+    slowMs: Math.max(ttl, 2_000),
+    // Above the engine's default per-node timeout (5 % of the ttl, clamped to 50..500 ms).
+    latencyMs: Math.max(4 * Math.min(Math.max(Math.round(ttl * 0.05), 50), 500), 200),
+    contenderPauseMs: 2 * ttl + 500,
+    majorityDownMs: 3_000,
+  };
+}
+
+export interface ChaosPlan {
+  readonly kinds: readonly FaultKind[];
+  readonly warmupMs: number;
+  /** Quiet time kept at the end, so the last fault's effects settle before the stop. */
+  readonly cooldownMs: number;
+  /** Quiet time between two faults. */
+  readonly gapMs: readonly [number, number];
+  /** Stop after this many rounds (each round = every kind once); Infinity = until time is up. */
+  readonly rounds: number;
+  /**
+   * Faults in bursts: `size` faults `gapMs` apart, then the plan's own gap. A burst of empty
+   * restarts is a rolling restart done faster than the lease, the way rule 15 bites in practice.
+   */
+  readonly burst?: { readonly size: number; readonly gapMs: readonly [number, number] };
+  readonly timings: ChaosTimings;
+}
+
+export interface ChaosTarget {
+  readonly nodes: readonly RedisNode[];
+  readonly pool: ContenderPool;
+  readonly random: () => number;
+  readonly log: (line: string) => void;
+}
+
+/** Rough length of one fault, to decide whether another one still fits in the run. */
+export function faultLengthMs(kind: FaultKind, t: ChaosTimings): number {
+  switch (kind) {
+    case 'kill-node':
+      return t.killDownMs + 300;
+    case 'pause-node':
+      return t.nodePauseMs;
+    case 'slow-node':
+      return t.slowMs + 500;
+    case 'pause-contender':
+      return t.contenderPauseMs;
+    case 'majority-down':
+      return t.majorityDownMs + 500;
+    case 'empty-restart':
+      return 200;
+  }
+}
+
+/**
+ * Runs faults one at a time (so each effect can be attributed to one fault), in rounds that each
+ * contain every enabled kind once in a random order, until the next one would not fit. Every fault
+ * is undone before the next starts, even when the run is stopped early.
+ */
+export class Chaos {
+  readonly events: FaultEvent[] = [];
+  readonly failures: string[] = [];
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private injected = 0;
+  /** The node restarted empty last time: the next one is another (a rolling restart). */
+  private lastEmpty: RedisNode | undefined;
+
+  constructor(
+    private readonly plan: ChaosPlan,
+    private readonly target: ChaosTarget,
+  ) {}
+
+  /** Minimum duration for every enabled kind to happen once. */
+  static minimumMs(plan: ChaosPlan): number {
+    const faults = plan.kinds.reduce((sum, kind) => sum + faultLengthMs(kind, plan.timings) + plan.gapMs[1], 0);
+    return plan.warmupMs + faults + plan.cooldownMs;
+  }
+
+  async run(durationMs: number): Promise<void> {
+    const endAt = machineNow() + durationMs;
+    await this.sleep(this.plan.warmupMs);
+    if (this.plan.kinds.length === 0) return; // --chaos none: a baseline run
+    const { random } = this.target;
+    for (let round = 0; round < this.plan.rounds && !this.stopped; round++) {
+      for (const kind of shuffle(random, this.plan.kinds)) {
+        const left = endAt - machineNow();
+        if (this.stopped || left < faultLengthMs(kind, this.plan.timings) + this.plan.cooldownMs) return;
+        try {
+          await this.inject(kind);
+        } catch (error) {
+          this.failures.push(`${kind}: ${error instanceof Error ? error.message : String(error)}`);
+          this.target.log(`chaos: ${kind} failed: ${String(error)}`);
+        }
+        this.injected += 1;
+        const { burst } = this.plan;
+        const gap = burst && this.injected % burst.size !== 0 ? burst.gapMs : this.plan.gapMs;
+        await this.sleep(Math.min(between(random, gap), Math.max(0, endAt - machineNow() - this.plan.cooldownMs)));
+      }
+    }
+  }
+
+  /** Cut the current wait short; the fault under way is still undone. */
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  private async inject(kind: FaultKind): Promise<void> {
+    const { nodes, pool, random, log } = this.target;
+    const t = this.plan.timings;
+    const node = pick(random, nodes);
+    const start = (detail: string, nodeIndexes: readonly number[], proc?: number): FaultEvent => {
+      const event: FaultEvent = { kind, nodes: nodeIndexes, proc, startedAt: machineNow(), liftedAt: Number.NaN, endedAt: Number.NaN, detail };
+      this.events.push(event);
+      log(`chaos: ${detail}`);
+      return event;
+    };
+    const lift = (event: FaultEvent) => {
+      event.liftedAt = machineNow();
+    };
+    const end = (event: FaultEvent) => {
+      event.endedAt = machineNow();
+      log(`chaos: ${kind} over after ${((event.endedAt - event.startedAt) / 1000).toFixed(2)} s`);
+    };
+
+    switch (kind) {
+      case 'kill-node': {
+        const event = start(`kill -9 node ${node.index}`, [node.index]);
+        try {
+          await node.kill();
+          await this.sleep(t.killDownMs);
+        } finally {
+          lift(event);
+          await node.restart({ persist: true });
+          end(event);
+        }
+        return;
+      }
+      case 'pause-node': {
+        const event = start(`SIGSTOP node ${node.index} for ${t.nodePauseMs} ms`, [node.index]);
+        try {
+          node.pause();
+          await this.sleep(t.nodePauseMs);
+        } finally {
+          lift(event);
+          node.resume();
+          end(event);
+        }
+        return;
+      }
+      case 'slow-node': {
+        const event = start(`${t.latencyMs} ms latency on node ${node.index}, connections dropped halfway`, [node.index]);
+        try {
+          node.proxy.setLatency(t.latencyMs);
+          await this.sleep(t.slowMs / 2);
+          node.proxy.dropConnections();
+          await this.sleep(t.slowMs / 2);
+        } finally {
+          lift(event);
+          node.proxy.reset();
+          end(event);
+        }
+        return;
+      }
+      case 'pause-contender': {
+        const proc = Math.floor(random() * pool.size);
+        const event = start(`SIGSTOP contender p${proc} (pid ${pool.pid(proc)}) for ${t.contenderPauseMs} ms`, [], proc);
+        try {
+          pool.pause(proc);
+          await this.sleep(t.contenderPauseMs);
+        } finally {
+          lift(event);
+          pool.resume(proc);
+          end(event);
+        }
+        return;
+      }
+      case 'majority-down': {
+        const majority = shuffle(random, nodes).slice(0, Math.floor(nodes.length / 2) + 1);
+        const event = start(`kill -9 nodes ${majority.map((n) => n.index).join(', ')} (a majority) for ${t.majorityDownMs} ms`, majority.map((n) => n.index));
+        try {
+          await Promise.all(majority.map((n) => n.kill()));
+          await this.sleep(t.majorityDownMs);
+        } finally {
+          lift(event);
+          await Promise.all(majority.map((n) => n.restart({ persist: true })));
+          end(event);
+        }
+        return;
+      }
+      case 'empty-restart': {
+        const next = pick(random, nodes.filter((n) => n !== this.lastEmpty));
+        this.lastEmpty = next;
+        const event = start(`restart node ${next.index} empty (no persistence)`, [next.index]);
+        try {
+          await next.restart({ persist: false });
+        } finally {
+          lift(event);
+          end(event);
+        }
+        return;
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
