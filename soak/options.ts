@@ -1,0 +1,253 @@
+import { parseArgs } from 'node:util';
+import { FAULT_KINDS, SURVIVABLE_FAULTS, timingsFor } from './chaos.js';
+import type { FaultKind } from './chaos.js';
+import type { PhaseSpec, Scenario } from './phase.js';
+
+export const HELP = `npm run soak -- [options]
+
+Fault-injection soak of the Redlock engine: contender processes fight over keys on real
+redis-server nodes while faults are injected; an independent checker then reports overlaps,
+lost updates, hangs and errors. Exit code 0 = pass, 1 = a check failed, 2 = the unguarded hazard
+run did not show the double grant it exists to show, 130 = interrupted.
+
+Scenarios
+  --scenario chaos          (default) N=5 durable nodes (AOF, appendfsync always), every fault kind
+  --scenario empty-restart  N=3 nodes WITHOUT persistence, restarted empty in rolling pairs while
+                            locks are held (the hazard of CORRECTNESS rule 15)
+  --restart-guard on|off|both   the engine's restartGuard option (default on). With off, overlaps in
+                            empty-restart are the expected demonstration; both = the pair, off then on
+  --ci                      CI preset: 55 s of chaos with every fault kind exactly once, then 15 s of
+                            guarded empty-restart
+
+Options (defaults for chaos / empty-restart)
+  --duration <s>       seconds per phase (300 / 60)
+  --processes <n>      contender processes (4 / 4)
+  --workers <n>        workers per process (8 / 6)
+  --nodes <n>          lock nodes (5 / 3)
+  --hot-keys <n>       hot keys (3 / 12)
+  --cold-keys <n>      cold keys (200 / 0)
+  --hot-share <0..1>   share of iterations on a hot key (0.25 / 1)
+  --ttl <ms>           lease (1500 / 1000)
+  --wait <ms>          acquire wait (2000 / 2000)
+  --chaos <list>       fault kinds, comma-separated, or all / none (${SURVIVABLE_FAULTS.join(',')} / empty-restart)
+  --hang-bound <ms>    an acquire may take at most wait + this (500)
+  --seed <n>           seed of every random choice (random)
+  --report <path>      Markdown report file (.tmp/soak-report.md)
+  --raw <path>         also dump every record and fault as JSON (to dig into a failure)
+  --help`;
+
+export interface RunPlan {
+  readonly phases: readonly PhaseSpec[];
+  readonly reportPath: string;
+  /** Where to dump every record as JSON (for digging into a failure), if anywhere. */
+  readonly rawPath: string | undefined;
+  readonly seed: number;
+  readonly preset: string;
+}
+
+interface Overrides {
+  duration?: number;
+  processes?: number;
+  workers?: number;
+  nodes?: number;
+  hotKeys?: number;
+  coldKeys?: number;
+  hotShare?: number;
+  ttl?: number;
+  wait?: number;
+  chaos?: FaultKind[];
+  hangBound?: number;
+}
+
+export class UsageError extends Error {}
+
+export function planFromArgs(argv: readonly string[]): RunPlan | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      scenario: { type: 'string' },
+      'restart-guard': { type: 'string' },
+      ci: { type: 'boolean' },
+      duration: { type: 'string' },
+      processes: { type: 'string' },
+      workers: { type: 'string' },
+      nodes: { type: 'string' },
+      'hot-keys': { type: 'string' },
+      'cold-keys': { type: 'string' },
+      'hot-share': { type: 'string' },
+      ttl: { type: 'string' },
+      wait: { type: 'string' },
+      chaos: { type: 'string' },
+      'hang-bound': { type: 'string' },
+      seed: { type: 'string' },
+      report: { type: 'string' },
+      raw: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const scenario = (values.scenario ?? 'chaos') as Scenario;
+  if (scenario !== 'chaos' && scenario !== 'empty-restart') throw new UsageError(`--scenario must be chaos or empty-restart, got ${values.scenario}`);
+  const guardArg = values['restart-guard'] ?? 'on';
+  if (!['on', 'off', 'both'].includes(guardArg)) throw new UsageError(`--restart-guard must be on, off or both, got ${guardArg}`);
+  const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : int(values.seed, '--seed', 0);
+  const o: Overrides = {
+    duration: optionalInt(values.duration, '--duration', 1),
+    processes: optionalInt(values.processes, '--processes', 1),
+    workers: optionalInt(values.workers, '--workers', 1),
+    nodes: optionalInt(values.nodes, '--nodes', 1),
+    hotKeys: optionalInt(values['hot-keys'], '--hot-keys', 0),
+    coldKeys: optionalInt(values['cold-keys'], '--cold-keys', 0),
+    hotShare: values['hot-share'] === undefined ? undefined : share(values['hot-share']),
+    ttl: optionalInt(values.ttl, '--ttl', 100),
+    wait: optionalInt(values.wait, '--wait', 0),
+    chaos: values.chaos === undefined ? undefined : faultList(values.chaos),
+    hangBound: optionalInt(values['hang-bound'], '--hang-bound', 0),
+  };
+  const reportPath = values.report ?? '.tmp/soak-report.md';
+  const rawPath = values.raw;
+
+  if (values.ci) {
+    // CI: every survivable fault exactly once in a short chaos phase, then a short guarded
+    // empty-restart phase (the delayed-restart rule must hold with nodes that lose their data).
+    return {
+      preset: 'ci',
+      seed,
+      reportPath,
+      rawPath,
+      phases: [
+        chaosPhase({ ...o, duration: o.duration ?? 55 }, true, seed, { warmupMs: 4_000, cooldownMs: 3_000, gapMs: [1_500, 2_500], rounds: 1 }),
+        emptyRestartPhase({ ...o, duration: 15, nodes: undefined, chaos: undefined }, true, seed + 1),
+      ],
+    };
+  }
+  const guards = guardArg === 'both' ? [false, true] : [guardArg === 'on'];
+  return {
+    preset: scenario,
+    seed,
+    reportPath,
+    rawPath,
+    phases: guards.map((guard, i) => (scenario === 'chaos' ? chaosPhase(o, guard, seed + i) : emptyRestartPhase(o, guard, seed + i))),
+  };
+}
+
+function chaosPhase(o: Overrides, guard: boolean, seed: number, plan: Partial<PhaseSpec['chaos']> = {}): PhaseSpec {
+  const ttl = o.ttl ?? 1_500;
+  const nodes = o.nodes ?? 5;
+  return {
+    title: `chaos: ${nodes} durable lock nodes (AOF, appendfsync always), restart guard ${guard ? 'on' : 'off'}`,
+    scenario: 'chaos',
+    nodes,
+    persist: true,
+    restartGuard: guard ? undefined : false,
+    durationMs: (o.duration ?? 300) * 1_000,
+    processes: o.processes ?? 4,
+    contender: {
+      workers: o.workers ?? 8,
+      hotKeys: o.hotKeys ?? 3,
+      coldKeys: o.coldKeys ?? 200,
+      hotShare: o.hotShare ?? 0.25,
+      ttl,
+      wait: o.wait ?? 2_000,
+      retryDelay: 50,
+      retryJitter: 50,
+      holdMs: [1, 10],
+      // Some sections outlive several leases, so auto-extension runs through the faults too.
+      longShare: 0.05,
+      longHoldMs: [Math.round(0.5 * ttl), Math.round(2.5 * ttl)],
+      thinkMs: [5, 25],
+      writeMargin: 25,
+    },
+    chaos: {
+      kinds: o.chaos ?? SURVIVABLE_FAULTS,
+      warmupMs: 10_000,
+      cooldownMs: 5_000,
+      gapMs: [3_000, 6_000],
+      rounds: Number.POSITIVE_INFINITY,
+      timings: timingsFor(ttl),
+      ...plan,
+    },
+    hangBoundMs: o.hangBound ?? 500,
+    settleMs: 2_000,
+    expectOverlaps: false,
+    seed,
+  };
+}
+
+/**
+ * The hazard of rule 15, tuned to show double grants quickly. Three nodes, so a lock often sits on
+ * a bare quorum of two: whoever acquires in the ~100 ms while a just-restarted node X is still
+ * reconnecting gets only the other two. Restarts come in rolling pairs: 150–350 ms after X, another
+ * node Y restarts empty while those holders (holding 40–80 % of a short lease) still hold, and a
+ * rival now wins on X and Y, both empty, while the first lock is valid. The guard keeps X and Y out.
+ */
+function emptyRestartPhase(o: Overrides, guard: boolean, seed: number): PhaseSpec {
+  const ttl = o.ttl ?? 1_000;
+  const nodes = o.nodes ?? 3;
+  return {
+    title: `empty-restart: ${nodes} lock nodes without persistence, restarted empty in rolling pairs, restart guard ${guard ? 'on (default)' : 'OFF'}`,
+    scenario: 'empty-restart',
+    nodes,
+    persist: false,
+    restartGuard: guard ? undefined : false,
+    durationMs: (o.duration ?? 60) * 1_000,
+    processes: o.processes ?? 4,
+    contender: {
+      workers: o.workers ?? 6,
+      hotKeys: o.hotKeys ?? 12,
+      coldKeys: o.coldKeys ?? 0,
+      hotShare: o.hotShare ?? 1,
+      ttl,
+      wait: o.wait ?? 2_000,
+      retryDelay: 10,
+      retryJitter: 20,
+      holdMs: [Math.round(0.4 * ttl), Math.round(0.8 * ttl)],
+      longShare: 0,
+      longHoldMs: [0, 0],
+      thinkMs: [0, 20],
+      writeMargin: 25,
+    },
+    chaos: {
+      kinds: o.chaos ?? ['empty-restart'],
+      warmupMs: 1_000,
+      cooldownMs: 1_500,
+      // Two nodes restarted 150–350 ms apart, then ~2.5 s of quiet so that the guarded run (which
+      // keeps each restarted node out for a lease) can work between the pairs.
+      burst: { size: 2, gapMs: [150, 350] },
+      gapMs: [2_000, 3_000],
+      rounds: Number.POSITIVE_INFINITY,
+      timings: timingsFor(ttl),
+    },
+    hangBoundMs: o.hangBound ?? 500,
+    settleMs: 2_000,
+    expectOverlaps: !guard,
+    seed,
+  };
+}
+
+function int(text: string, flag: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number >= ${min}, got ${text}`);
+  return n;
+}
+
+function optionalInt(text: string | undefined, flag: string, min: number): number | undefined {
+  return text === undefined ? undefined : int(text, flag, min);
+}
+
+function share(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`--hot-share must be a number from 0 to 1, got ${text}`);
+  return n;
+}
+
+function faultList(text: string): FaultKind[] {
+  if (text === 'all') return [...SURVIVABLE_FAULTS];
+  if (text === 'none') return [];
+  const kinds = text.split(',').map((k) => k.trim());
+  for (const kind of kinds) {
+    if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--chaos: unknown fault ${kind} (known: ${FAULT_KINDS.join(', ')})`);
+  }
+  return kinds as FaultKind[];
+}

@@ -1,0 +1,147 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { machineNow } from '../test/support/overlap-checker.js';
+import { startRedisNodes } from '../test/support/redis-nodes.js';
+import type { RedisNodes } from '../test/support/redis-nodes.js';
+import { Chaos } from './chaos.js';
+import type { ChaosPlan, FaultEvent } from './chaos.js';
+import { check } from './checker.js';
+import type { CheckResult } from './checker.js';
+import { onInterrupt } from './cleanup.js';
+import { ContenderPool } from './contenders.js';
+import type { Collected, ContenderExit } from './contenders.js';
+import type { ContenderConfig } from './protocol.js';
+import { judge } from './verdict.js';
+import type { Verdict } from './verdict.js';
+
+export type Scenario = 'chaos' | 'empty-restart';
+
+/** One soak phase: its own fresh nodes, contenders and chaos. */
+export interface PhaseSpec {
+  readonly title: string;
+  readonly scenario: Scenario;
+  readonly nodes: number;
+  /** Lock nodes with AOF + appendfsync always (durable) or without any persistence. */
+  readonly persist: boolean;
+  readonly restartGuard: boolean | undefined;
+  readonly durationMs: number;
+  readonly processes: number;
+  readonly contender: Omit<ContenderConfig, 'proc' | 'lockUrls' | 'dataUrl' | 'seed' | 'restartGuard'>;
+  readonly chaos: ChaosPlan;
+  readonly hangBoundMs: number;
+  readonly settleMs: number;
+  /** The unguarded hazard run: overlaps are the expected demonstration, not a failure. */
+  readonly expectOverlaps: boolean;
+  readonly seed: number;
+}
+
+export interface PhaseResult {
+  readonly spec: PhaseSpec;
+  /** Machine ms when the contenders were started (fault times in the report count from here). */
+  readonly startedAt: number;
+  readonly wallMs: number;
+  readonly faults: readonly FaultEvent[];
+  readonly exits: readonly ContenderExit[];
+  readonly check: CheckResult;
+  readonly verdict: Verdict;
+  /** Everything the contenders reported, for --raw. */
+  readonly collected: Collected;
+}
+
+const PROGRESS_EVERY_MS = 15_000;
+
+export async function runPhase(spec: PhaseSpec, random: () => number, log: (line: string) => void): Promise<PhaseResult> {
+  const wallStart = machineNow();
+  const lockNodes = await startRedisNodes(spec.nodes, { persist: spec.persist });
+  // Unregistered once this phase has cleaned up after itself.
+  const registered = [onInterrupt(() => lockNodes.stop())];
+  let dataNodes: RedisNodes | undefined;
+  let pool: ContenderPool | undefined;
+  try {
+    // The counters live in a separate Redis that no fault touches.
+    dataNodes = await startRedisNodes(1, { persist: false });
+    const data = dataNodes;
+    registered.push(onInterrupt(() => data.stop()));
+    const dataUrl = `redis://127.0.0.1:${dataNodes.nodes[0].directPort}`;
+    if (!spec.persist) {
+      // Fresh nodes count as "just restarted" for one lease (INFO uptime is in whole seconds):
+      // start once they are past it, so the phase measures restarts, not start-up.
+      await sleep(spec.contender.ttl + 1_100);
+    }
+
+    pool = new ContenderPool(
+      Array.from({ length: spec.processes }, (_, proc) => ({
+        ...spec.contender,
+        proc,
+        lockUrls: lockNodes.urls(),
+        dataUrl,
+        restartGuard: spec.restartGuard,
+        seed: (spec.seed + 7_919 * (proc + 1)) >>> 0,
+      })),
+    );
+    const runningPool = pool;
+    registered.push(onInterrupt(() => runningPool.kill()));
+    const startedAt = machineNow();
+    const since = (t: number) => `${((t - startedAt) / 1000).toFixed(1).padStart(6)} s`;
+    const phaseLog = (line: string) => log(`[${since(machineNow())}] ${line}`);
+
+    const chaos = new Chaos(spec.chaos, { nodes: lockNodes.nodes, pool, random, log: phaseLog });
+    registered.push(onInterrupt(async () => chaos.stop()));
+    const chaosDone = chaos.run(spec.durationMs);
+    const progress = setInterval(() => {
+      const { sections, acquires } = runningPool.collected;
+      phaseLog(`progress: ${sections.length} critical sections, ${acquires.length} acquire calls, ${chaos.events.length} faults`);
+    }, PROGRESS_EVERY_MS);
+    await sleep(Math.max(0, startedAt + spec.durationMs - machineNow()));
+    clearInterval(progress);
+    chaos.stop();
+    await chaosDone;
+
+    phaseLog('stopping contenders');
+    const { longHoldMs, holdMs, wait } = spec.contender;
+    const exits = await pool.stop(wait + Math.max(longHoldMs[1], holdMs[1]) + spec.hangBoundMs + 10_000);
+    const counters = await readCounters(dataNodes);
+    const result = check({
+      collected: pool.collected,
+      exits,
+      faults: chaos.events,
+      plannedKinds: spec.chaos.kinds,
+      chaosFailures: chaos.failures,
+      counters,
+      ttl: spec.contender.ttl,
+      wait,
+      hangBoundMs: spec.hangBoundMs,
+      settleMs: spec.settleMs,
+    });
+    return {
+      spec,
+      startedAt,
+      wallMs: machineNow() - wallStart,
+      faults: chaos.events,
+      exits,
+      check: result,
+      verdict: judge(result, spec.expectOverlaps),
+      collected: pool.collected,
+    };
+  } finally {
+    await pool?.kill();
+    await dataNodes?.stop();
+    await lockNodes.stop();
+    for (const unregister of registered) unregister();
+  }
+}
+
+/** Every `counter:<key>` of the data store, by lock key. */
+async function readCounters(dataNodes: RedisNodes): Promise<Map<string, number>> {
+  const client = dataNodes.nodes[0].client();
+  const counters = new Map<string, number>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', 'counter:*', 'COUNT', 1_000);
+    cursor = next;
+    if (keys.length === 0) continue;
+    const values = await client.mget(...keys);
+    keys.forEach((key, i) => counters.set(key.slice('counter:'.length), Number(values[i])));
+  } while (cursor !== '0');
+  client.disconnect();
+  return counters;
+}

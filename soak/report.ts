@@ -1,0 +1,189 @@
+import { FAULT_LABELS } from './chaos.js';
+import type { FaultEvent } from './chaos.js';
+import type { CheckResult } from './checker.js';
+import type { PhaseResult } from './phase.js';
+import type { Distribution } from './stats.js';
+
+export interface RunInfo {
+  readonly command: string;
+  readonly date: string;
+  readonly machine: string;
+  readonly seed: number;
+  readonly wallMs: number;
+  readonly status: string;
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+const ms = (x: number) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(1) : Math.round(x)}` : '–');
+const s = (x: number) => `${(x / 1000).toFixed(1)} s`;
+const mark = (ok: boolean) => (ok ? 'ok' : '**FAIL**');
+
+const STATUS_TEXT = {
+  pass: 'PASS',
+  fail: '**FAIL**',
+  demonstrated: 'hazard demonstrated (overlaps expected: restart guard off)',
+  'not-demonstrated': '**hazard NOT demonstrated** (no overlap seen with the guard off)',
+} as const;
+
+export function renderReport(info: RunInfo, phases: readonly PhaseResult[]): string {
+  const out: string[] = [];
+  out.push('# Soak report', '');
+  out.push(`- Command: \`${info.command}\``);
+  out.push(`- Date: ${info.date} (took ${(info.wallMs / 60_000).toFixed(1)} min)`);
+  out.push(`- Machine: ${info.machine}`);
+  out.push(`- Seed: ${info.seed}`);
+  out.push(`- Result: **${info.status}**`, '');
+  out.push('| phase | restart guard | duration | critical sections | overlaps | lost updates | hangs | unhandled errors | result |');
+  out.push('|---|---|---|---|---|---|---|---|---|');
+  phases.forEach((p, i) => {
+    const c = p.check;
+    out.push(
+      `| ${i + 1}. ${p.spec.scenario} | ${p.spec.restartGuard === false ? 'off' : 'on'} | ${s(p.spec.durationMs)} | ${n(c.sections.total)} | ` +
+        `${n(c.overlaps.length)} | ${n(c.lostUpdates.lost + c.lostUpdates.extra)} | ${n(c.hangs.length + c.stuck.length)} | ${n(c.problems.length)} | ${STATUS_TEXT[p.verdict.status]} |`,
+    );
+  });
+  out.push('');
+  phases.forEach((p, i) => out.push(...renderPhase(p, i + 1)));
+  return out.join('\n');
+}
+
+function renderPhase(p: PhaseResult, index: number): string[] {
+  const { spec, check: c, verdict } = p;
+  const k = spec.contender;
+  const out: string[] = [];
+  out.push(`## Phase ${index}: ${spec.title}`, '');
+  out.push(
+    `${spec.processes} contender processes × ${k.workers} workers, ${spec.nodes} lock nodes + 1 data node, ` +
+      `${k.hotKeys} hot keys and ${k.coldKeys} cold keys (${Math.round(k.hotShare * 100)} % of iterations on a hot key), ` +
+      `ttl ${k.ttl} ms, wait ${k.wait} ms, ${Math.round(k.longShare * 100)} % long sections (auto-extended, ${k.longHoldMs[0]}–${k.longHoldMs[1]} ms), ` +
+      `${s(spec.durationMs)} of load, ${p.faults.length} faults. Result: **${STATUS_TEXT[verdict.status]}**.`,
+  );
+  if (verdict.failures.length > 0) out.push('', ...verdict.failures.map((f) => `- FAIL: ${f}`));
+  out.push('', '### Checks', '', '| check | result | |', '|---|---|---|');
+  const expect0 = !spec.expectOverlaps;
+  const lost = c.lostUpdates.lost + c.lostUpdates.extra;
+  out.push(
+    `| critical sections | ${n(c.sections.total)}: ${n(c.sections.written)} wrote the counter, ${n(c.sections.skipped)} skipped the write by the holder's own check, ` +
+      `${n(c.sections.refused)} refused by the store's deadline check | |`,
+  );
+  out.push(`| overlapping validity windows${expect0 ? ' (must be 0)' : ' (expected: guard off)'} | ${n(c.overlaps.length)} | ${expect0 ? mark(c.overlaps.length === 0) : 'expected'} |`);
+  out.push(
+    `| lost updates${expect0 ? ' (must be 0)' : ' (expected with overlaps)'} | ${n(lost)}${lost === 0 ? ` (counters exact on ${n(c.lostUpdates.keys)} keys)` : ` (${c.lostUpdates.mismatches.length} keys off: ${n(c.lostUpdates.lost)} lost, ${n(c.lostUpdates.extra)} unaccounted)`} | ${expect0 ? mark(lost === 0) : 'expected'} |`,
+  );
+  out.push(`| writes on an expired lease (must be 0) | ${n(c.staleWrites.length)} | ${mark(c.staleWrites.length === 0)} |`);
+  out.push(
+    `| acquires past wait + ${spec.hangBoundMs} ms, or never returning (must be 0) | ${n(c.hangs.length + c.stuck.length)} (longest: ${ms(c.maxOvershootMs)} ms past wait) | ${mark(c.hangs.length + c.stuck.length === 0)} |`,
+  );
+  out.push(`| unhandled rejections, 'error' events, crashes (must be 0) | ${n(c.problems.length)} | ${mark(c.problems.length === 0)} |`);
+  out.push(
+    `| lost locks signalled before their validity ended | ${n(c.losses.inTime)} of ${n(c.losses.total)} (${n(c.losses.lateFrozen)} late only because the process was frozen) | ${mark(c.losses.lateOther.length === 0)} |`,
+  );
+  for (const m of c.majorityDowns) {
+    out.push(`| grants while a majority was down (must be 0) | ${n(m.granted)} of ${n(m.attempts)} attempts | ${mark(m.granted === 0)} |`);
+    out.push(`| recovery after the majority came back | ${m.recoveryMs === undefined ? 'none' : `first lock ${s(m.recoveryMs)} after the nodes were up`} | ${mark(m.recoveryMs !== undefined)} |`);
+  }
+  if (c.missingFaults.length > 0) out.push(`| faults never injected | ${c.missingFaults.join(', ')} | **FAIL** |`);
+
+  out.push('', '### Errors by code', '', '| code | count |', '|---|---|');
+  const codes = [...c.errorsByCode.entries()].sort((a, b) => b[1] - a[1]);
+  if (codes.length === 0) out.push('| (none) | 0 |');
+  for (const [code, count] of codes) out.push(`| ${code} | ${n(count)} |`);
+
+  out.push('', '### Acquire latency, ms (granted locks; "during faults" = from a fault until ' + `${s(spec.settleMs)} after it was lifted)`, '');
+  out.push('| keys | quiet: n | p50 | p99 | max | during faults: n | p50 | p99 | max |', '|---|---|---|---|---|---|---|---|---|');
+  for (const row of c.latency) out.push(`| ${row.label} | ${dist(row.quiet)} | ${dist(row.faults)} |`);
+  const u = c.unavailableLatency;
+  out.push('', `Failed with QUORUM_UNAVAILABLE: ${n(u.count)} calls, p50 ${ms(u.p50)} ms, p99 ${ms(u.p99)} ms, max ${ms(u.max)} ms.`);
+  if (c.frozenAcquires > 0) out.push(`${n(c.frozenAcquires)} acquire calls of a process frozen by SIGSTOP are left out of the latency and hang figures.`);
+
+  out.push('', '### Locks lost', '', '| | count |', '|---|---|');
+  out.push(`| lost while held (signal aborted) | ${n(c.losses.total)} |`);
+  out.push(`| signalled before the validity ended | ${n(c.losses.inTime)} |`);
+  out.push(`| signalled after it, the process being frozen (SIGSTOP) at the time | ${n(c.losses.lateFrozen)} |`);
+  out.push(`| signalled after it otherwise (must be 0) | ${n(c.losses.lateOther.length)} |`);
+  for (const [reason, count] of [...c.losses.reasons.entries()].sort((a, b) => b[1] - a[1])) out.push(`| reason: ${reason} | ${n(count)} |`);
+  out.push(
+    `| leases that ended before the holder's check in a running process | ${n(c.expiredUnfrozen.total)} (signal already aborted in ${n(c.expiredUnfrozen.signalAborted)}) |`,
+  );
+
+  out.push(...renderFaults(p));
+  if (c.overlaps.length > 0) out.push(...renderOverlaps(p));
+  out.push('', '### Contender processes', '', '| process | exit | event-loop delay p99 / max, ms | lockLost events |', '|---|---|---|---|');
+  for (const e of p.exits) {
+    const exit = e.clean ? 'clean' : `code ${e.code}, signal ${e.signal}`;
+    out.push(`| p${e.proc} | ${exit} | ${ms(e.summary?.loopDelayP99 ?? Number.NaN)} / ${ms(e.summary?.loopDelayMax ?? Number.NaN)} | ${e.summary?.lockLostEvents ?? '–'} |`);
+  }
+  if (c.problems.length > 0) out.push('', '### Problems', '', ...c.problems.slice(0, 50).map((x) => `- ${x}`));
+  if (c.hangs.length > 0) {
+    out.push('', '### Hangs', '', ...c.hangs.slice(0, 20).map((h) => `- p${h.record.proc} ${h.record.key}: ${h.record.result} after ${ms(h.overByMs)} ms past wait`));
+  }
+  out.push('');
+  return out;
+}
+
+function dist(d: Distribution): string {
+  return `${n(d.count)} | ${ms(d.p50)} | ${ms(d.p99)} | ${ms(d.max)}`;
+}
+
+function target(f: FaultEvent): string {
+  if (f.proc !== undefined) return `contender p${f.proc}`;
+  return f.nodes.length === 1 ? `node ${f.nodes[0]}` : `nodes ${f.nodes.join(', ')}`;
+}
+
+function renderFaults(p: PhaseResult): string[] {
+  const { check: c } = p;
+  const out: string[] = ['', '### Faults', ''];
+  if (p.spec.scenario === 'empty-restart') {
+    const byNode = new Map<number, number>();
+    for (const f of p.faults) for (const node of f.nodes) byNode.set(node, (byNode.get(node) ?? 0) + 1);
+    out.push(
+      `${n(p.faults.length)} × ${FAULT_LABELS['empty-restart']}, never the same node twice in a row (${[...byNode.entries()].sort((a, b) => a[0] - b[0]).map(([node, count]) => `node ${node}: ${count}`).join(', ')}), ` +
+        (p.spec.chaos.burst
+          ? `in bursts of ${p.spec.chaos.burst.size} restarts ${ms(p.spec.chaos.burst.gapMs[0])}–${ms(p.spec.chaos.burst.gapMs[1])} ms apart (a rolling restart faster than the lease), ` +
+            `${s(p.spec.chaos.gapMs[0])}–${s(p.spec.chaos.gapMs[1])} between bursts.`
+          : `${s(p.spec.chaos.gapMs[0])}–${s(p.spec.chaos.gapMs[1])} apart.`),
+    );
+    return out;
+  }
+  out.push('| # | at | fault | target | lasted | acquires ok / busy / unavailable until it settled | effect |', '|---|---|---|---|---|---|---|');
+  c.faultEffects.forEach((e, i) => {
+    const f = e.fault;
+    out.push(
+      `| ${i + 1} | ${s(f.startedAt - p.startedAt)} | ${FAULT_LABELS[f.kind]} | ${target(f)} | ${s(f.endedAt - f.startedAt)} | ` +
+        `${n(e.ok)} / ${n(e.busy)} / ${n(e.unavailable)}${e.other > 0 ? ` (+${e.other} other)` : ''} | ${effect(c, f)} |`,
+    );
+  });
+  return out;
+}
+
+function effect(c: CheckResult, f: FaultEvent): string {
+  const pause = c.contenderPauses.find((x) => x.fault === f);
+  if (pause) {
+    return (
+      `${pause.held} locks held across the pause, ${pause.expired} expired during it: signal already aborted at the holder's check in ${pause.signalAborted}, ` +
+      `only \`remaining\` = 0 in ${pause.remainingOnly}; writes after expiry: ${pause.written}${pause.refusedByStore > 0 ? `, ${pause.refusedByStore} refused by the store` : ''}`
+    );
+  }
+  const down = c.majorityDowns.find((x) => x.fault === f);
+  if (down) {
+    return (
+      `${down.unavailable} of ${down.attempts} attempts failed with QUORUM_UNAVAILABLE (max ${ms(down.failLatency.max)} ms), ${down.granted} granted; ` +
+      (down.recoveryMs === undefined ? 'no recovery' : `first lock ${s(down.recoveryMs)} after the nodes were back`)
+    );
+  }
+  return '';
+}
+
+function renderOverlaps(p: PhaseResult): string[] {
+  const overlaps = p.check.overlaps;
+  const out = ['', `### Overlaps (${n(overlaps.length)}; the first 20 in time)`, ''];
+  out.push('| key | first holder | second holder | both inside for | second entered | last fault before it |', '|---|---|---|---|---|---|');
+  for (const o of [...overlaps].sort((a, b) => a.second.enteredAt - b.second.enteredAt).slice(0, 20)) {
+    const before = p.faults.filter((f) => f.startedAt <= o.second.enteredAt).at(-1);
+    const fault = before ? `${before.kind} of ${target(before)}, ${ms(o.second.enteredAt - before.endedAt)} ms after it ended` : 'none';
+    out.push(`| ${o.key} | ${o.first.owner} | ${o.second.owner} | ${ms(o.byMs)} ms | ${s(o.second.enteredAt - p.startedAt)} | ${fault} |`);
+  }
+  const byMs = overlaps.map((o) => o.byMs).sort((a, b) => a - b);
+  out.push('', `Overlap durations: median ${ms(byMs[Math.floor(byMs.length / 2)])} ms, longest ${ms(byMs[byMs.length - 1])} ms.`);
+  return out;
+}
