@@ -25,21 +25,44 @@ const STATUS_TEXT = {
   'not-demonstrated': '**hazard NOT demonstrated** (no overlap seen with the guard off)',
 } as const;
 
+const HAZARD_NOTE =
+  'Rule 15: a node that restarts empty forgets the locks it granted. With three nodes a lock often rests on a bare ' +
+  'quorum of two (for instance when it was taken while a third node was still reconnecting); if one of those two ' +
+  'restarts empty, a rival can win on it and the third node while the first lock is still valid. With the restart ' +
+  'guard (the default), a client does not count the votes of a node that restarted less than the largest ttl ago ' +
+  'unless it is durable (AOF, appendfsync always), so that rival gets too few votes. Overlaps and lost updates in a ' +
+  'run with the guard OFF are the hazard being shown, not a failure of that run.';
+
 export function renderReport(info: RunInfo, phases: readonly PhaseResult[]): string {
   const out: string[] = [];
-  out.push('# Soak report', '');
+  const hazardOnly = phases.every((p) => p.spec.scenario === 'empty-restart');
+  out.push(hazardOnly ? '# Soak report: a lock node that restarts empty (rule 15), restart guard off and on' : '# Soak report', '');
   out.push(`- Command: \`${info.command}\``);
   out.push(`- Date: ${info.date} (took ${(info.wallMs / 60_000).toFixed(1)} min)`);
   out.push(`- Machine: ${info.machine}`);
   out.push(`- Seed: ${info.seed}`);
   out.push(`- Result: **${info.status}**`, '');
-  out.push('| phase | restart guard | duration | critical sections | overlaps | lost updates | hangs | unhandled errors | result |');
-  out.push('|---|---|---|---|---|---|---|---|---|');
+  out.push(
+    'Contenders are separate OS processes; each critical section records when it entered and left and the lock\'s ' +
+      '`validUntil` on `process.hrtime` (one monotonic clock for every process), and does a read-modify-write of a per-key ' +
+      'counter in a separate Redis. The checker (`soak/checker.ts`) uses none of the engine\'s code: no two validity windows ' +
+      '`[entered, min(left, validUntil)]` of one key may overlap, every counter must equal the writes that completed on it, no ' +
+      'acquire may take longer than `wait` + the hang bound, and no process may see an unhandled rejection, an `error` event ' +
+      'or a crash. A holder writes only if `lock.signal` has not aborted and `lock.remaining` is at least 25 ms; the data ' +
+      'store also refuses a write that arrives after the lease (a stand-in for a fencing token, rule 17), and the report ' +
+      'counts such refusals separately. Reproduce with the command above; `npm run soak -- --help` lists the options. ' +
+      'The restart hazard of rule 15 (nodes without persistence, guard off, then on) is ' +
+      '`npm run soak -- --scenario empty-restart --restart-guard both`; its last report is `docs/restart-hazard.md`.',
+    '',
+  );
+  out.push('| phase | restart guard | duration | critical sections | overlaps | lost updates | hangs | unhandled errors | QUORUM_UNAVAILABLE | result |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
   phases.forEach((p, i) => {
     const c = p.check;
     out.push(
       `| ${i + 1}. ${p.spec.scenario} | ${p.spec.restartGuard === false ? 'off' : 'on'} | ${s(p.spec.durationMs)} | ${n(c.sections.total)} | ` +
-        `${n(c.overlaps.length)} | ${n(c.lostUpdates.lost + c.lostUpdates.extra)} | ${n(c.hangs.length + c.stuck.length)} | ${n(c.problems.length)} | ${STATUS_TEXT[p.verdict.status]} |`,
+        `${n(c.overlaps.length)} | ${n(c.lostUpdates.lost + c.lostUpdates.extra)} | ${n(c.hangs.length + c.stuck.length)} | ${n(c.problems.length)} | ` +
+        `${n(c.errorsByCode.get('QUORUM_UNAVAILABLE') ?? 0)} | ${STATUS_TEXT[p.verdict.status]} |`,
     );
   });
   out.push('');
@@ -58,6 +81,7 @@ function renderPhase(p: PhaseResult, index: number): string[] {
       `ttl ${k.ttl} ms, wait ${k.wait} ms, ${Math.round(k.longShare * 100)} % long sections (auto-extended, ${k.longHoldMs[0]}–${k.longHoldMs[1]} ms), ` +
       `${s(spec.durationMs)} of load, ${p.faults.length} faults. Result: **${STATUS_TEXT[verdict.status]}**.`,
   );
+  if (spec.scenario === 'empty-restart') out.push('', HAZARD_NOTE);
   if (verdict.failures.length > 0) out.push('', ...verdict.failures.map((f) => `- FAIL: ${f}`));
   out.push('', '### Checks', '', '| check | result | |', '|---|---|---|');
   const expect0 = !spec.expectOverlaps;
@@ -78,9 +102,20 @@ function renderPhase(p: PhaseResult, index: number): string[] {
   out.push(
     `| lost locks signalled before their validity ended | ${n(c.losses.inTime)} of ${n(c.losses.total)} (${n(c.losses.lateFrozen)} late only because the process was frozen) | ${mark(c.losses.lateOther.length === 0)} |`,
   );
-  for (const m of c.majorityDowns) {
-    out.push(`| grants while a majority was down (must be 0) | ${n(m.granted)} of ${n(m.attempts)} attempts | ${mark(m.granted === 0)} |`);
-    out.push(`| recovery after the majority came back | ${m.recoveryMs === undefined ? 'none' : `first lock ${s(m.recoveryMs)} after the nodes were up`} | ${mark(m.recoveryMs !== undefined)} |`);
+  const downs = c.majorityDowns;
+  if (downs.length > 0) {
+    const granted = downs.reduce((sum, m) => sum + m.granted, 0);
+    const attempts = downs.reduce((sum, m) => sum + m.attempts, 0);
+    const unavailable = downs.reduce((sum, m) => sum + m.unavailable, 0);
+    const slowestFail = Math.max(...downs.map((m) => (m.failLatency.count > 0 ? m.failLatency.max : 0)));
+    const recoveries = downs.map((m) => m.recoveryMs);
+    const recovered = recoveries.filter((r): r is number => r !== undefined);
+    out.push(
+      `| grants while a majority was down (must be 0) | ${n(granted)} of ${n(attempts)} attempts over ${downs.length} outages; ${n(unavailable)} failed with QUORUM_UNAVAILABLE, the slowest after ${ms(slowestFail)} ms | ${mark(granted === 0)} |`,
+    );
+    out.push(
+      `| recovery after the majority came back, without intervention | ${recovered.length} of ${downs.length} outages; first lock ${s(Math.min(...recovered))}–${s(Math.max(...recovered))} after the nodes were up | ${mark(recovered.length === downs.length)} |`,
+    );
   }
   if (c.missingFaults.length > 0) out.push(`| faults never injected | ${c.missingFaults.join(', ')} | **FAIL** |`);
 

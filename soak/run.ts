@@ -95,14 +95,16 @@ async function main(): Promise<number> {
   return status.exitCode;
 }
 
+// The orchestrator is held to the same rule as the contenders: an unhandled rejection fails the run.
+let orchestratorFailed = false;
 process.on('unhandledRejection', (reason) => {
   log(`soak: unhandled rejection in the orchestrator: ${String(reason)}`);
-  process.exitCode = 1;
+  orchestratorFailed = true;
 });
 
 main().then(
   (code) => {
-    if (!wasInterrupted()) process.exit(code);
+    if (!wasInterrupted()) process.exit(orchestratorFailed && code !== 64 ? 1 : code);
   },
   (error: unknown) => {
     log(`soak: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
