@@ -237,9 +237,9 @@ function majorityDownEffect(fault: FaultEvent, acquires: readonly AcquireRecord[
   };
 }
 
-/** Acquires from the fault until it settled (or the next fault began, so none is counted twice). */
+/** Acquires started from the fault until it settled (or the next fault began: none is counted twice). */
 function faultEffect(fault: FaultEvent, acquires: readonly AcquireRecord[], until: number): FaultEffect {
-  const during = acquires.filter((a) => intersects(a.startedAt, a.endedAt, fault.startedAt, until));
+  const during = acquires.filter((a) => a.startedAt >= fault.startedAt && a.startedAt < until);
   const count = (test: (a: AcquireRecord) => boolean) => during.filter(test).length;
   return {
     fault,

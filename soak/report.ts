@@ -16,6 +16,7 @@ export interface RunInfo {
 const n = (x: number) => x.toLocaleString('en-US');
 const ms = (x: number) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(1) : Math.round(x)}` : '–');
 const s = (x: number) => `${(x / 1000).toFixed(1)} s`;
+const plural = (count: number, word: string) => `${n(count)} ${word}${count === 1 ? '' : 's'}`;
 const mark = (ok: boolean) => (ok ? 'ok' : '**FAIL**');
 
 const STATUS_TEXT = {
@@ -111,10 +112,12 @@ function renderPhase(p: PhaseResult, index: number): string[] {
     const recoveries = downs.map((m) => m.recoveryMs);
     const recovered = recoveries.filter((r): r is number => r !== undefined);
     out.push(
-      `| grants while a majority was down (must be 0) | ${n(granted)} of ${n(attempts)} attempts over ${downs.length} outages; ${n(unavailable)} failed with QUORUM_UNAVAILABLE, the slowest after ${ms(slowestFail)} ms | ${mark(granted === 0)} |`,
+      `| grants while a majority was down (must be 0) | ${n(granted)} of ${n(attempts)} attempts over ${plural(downs.length, 'outage')}; ${n(unavailable)} failed with QUORUM_UNAVAILABLE, the slowest after ${ms(slowestFail)} ms | ${mark(granted === 0)} |`,
     );
+    const fastest = Math.min(...recovered);
+    const slowest = Math.max(...recovered);
     out.push(
-      `| recovery after the majority came back, without intervention | ${recovered.length} of ${downs.length} outages; first lock ${s(Math.min(...recovered))}–${s(Math.max(...recovered))} after the nodes were up | ${mark(recovered.length === downs.length)} |`,
+      `| recovery after the majority came back, without intervention | ${recovered.length} of ${plural(downs.length, 'outage')}; first lock ${fastest === slowest ? s(fastest) : `${s(fastest)}–${s(slowest)}`} after the nodes were up | ${mark(recovered.length === downs.length)} |`,
     );
   }
   if (c.missingFaults.length > 0) out.push(`| faults never injected | ${c.missingFaults.join(', ')} | **FAIL** |`);
@@ -180,7 +183,7 @@ function renderFaults(p: PhaseResult): string[] {
     );
     return out;
   }
-  out.push('| # | at | fault | target | lasted | acquires ok / busy / unavailable until it settled | effect |', '|---|---|---|---|---|---|---|');
+  out.push('| # | at | fault | target | lasted | acquires started until it settled: ok / busy / unavailable | effect |', '|---|---|---|---|---|---|---|');
   c.faultEffects.forEach((e, i) => {
     const f = e.fault;
     out.push(
@@ -195,7 +198,7 @@ function effect(c: CheckResult, f: FaultEvent): string {
   const pause = c.contenderPauses.find((x) => x.fault === f);
   if (pause) {
     return (
-      `${pause.held} locks held across the pause, ${pause.expired} expired during it: signal already aborted at the holder's check in ${pause.signalAborted}, ` +
+      `${plural(pause.held, 'lock')} held across the pause, ${pause.expired} expired during it: signal already aborted at the holder's check in ${pause.signalAborted}, ` +
       `only \`remaining\` = 0 in ${pause.remainingOnly}; writes after expiry: ${pause.written}${pause.refusedByStore > 0 ? `, ${pause.refusedByStore} refused by the store` : ''}`
     );
   }
