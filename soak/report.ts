@@ -67,11 +67,11 @@ export function renderReport(info: RunInfo, phases: readonly PhaseResult[]): str
     );
   });
   out.push('');
-  phases.forEach((p, i) => out.push(...renderPhase(p, i + 1)));
+  phases.forEach((p, i) => out.push(...renderPhase(p, i + 1, phases.findIndex((q) => q.spec.scenario === p.spec.scenario) === i)));
   return out.join('\n');
 }
 
-function renderPhase(p: PhaseResult, index: number): string[] {
+function renderPhase(p: PhaseResult, index: number, firstOfScenario: boolean): string[] {
   const { spec, check: c, verdict } = p;
   const k = spec.contender;
   const out: string[] = [];
@@ -79,10 +79,11 @@ function renderPhase(p: PhaseResult, index: number): string[] {
   out.push(
     `${spec.processes} contender processes × ${k.workers} workers, ${spec.nodes} lock nodes + 1 data node, ` +
       `${k.hotKeys} hot keys and ${k.coldKeys} cold keys (${Math.round(k.hotShare * 100)} % of iterations on a hot key), ` +
-      `ttl ${k.ttl} ms, wait ${k.wait} ms, ${Math.round(k.longShare * 100)} % long sections (auto-extended, ${k.longHoldMs[0]}–${k.longHoldMs[1]} ms), ` +
+      `ttl ${k.ttl} ms, wait ${k.wait} ms, critical sections of ${k.holdMs[0]}–${k.holdMs[1]} ms` +
+      (k.longShare > 0 ? ` and ${Math.round(k.longShare * 100)} % long ones (auto-extended, ${k.longHoldMs[0]}–${k.longHoldMs[1]} ms), ` : ', ') +
       `${s(spec.durationMs)} of load, ${p.faults.length} faults. Result: **${STATUS_TEXT[verdict.status]}**.`,
   );
-  if (spec.scenario === 'empty-restart') out.push('', HAZARD_NOTE);
+  if (spec.scenario === 'empty-restart' && firstOfScenario) out.push('', HAZARD_NOTE);
   if (verdict.failures.length > 0) out.push('', ...verdict.failures.map((f) => `- FAIL: ${f}`));
   out.push('', '### Checks', '', '| check | result | |', '|---|---|---|');
   const expect0 = !spec.expectOverlaps;
