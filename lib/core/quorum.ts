@@ -74,10 +74,16 @@ export function runRound(spec: RoundSpec): Promise<RoundOutcome> {
       let answered = false;
       const timer = clock.setTimer(() => {
         timers.delete(timer);
-        if (answered || decided) return;
-        answered = true;
-        errors.push({ node: node.index, address: node.address, message: `no reply within ${timeoutMs} ms` });
-        afterVote();
+        // After the event loop was blocked (GC pause, a burst of synchronous work) the timers
+        // phase runs before the poll phase that reads replies already waiting in the sockets.
+        // Judge the timeout one turn later, after that I/O, so a node that did answer in time
+        // is not counted as failed. (Validity is measured from t0 either way.)
+        setImmediate(() => {
+          if (answered || decided) return;
+          answered = true;
+          errors.push({ node: node.index, address: node.address, message: `no reply within ${timeoutMs} ms` });
+          afterVote();
+        });
       }, timeoutMs);
       timers.add(timer);
 

@@ -201,7 +201,12 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       onExtend: (ttl) => {
         this.largestTtl = Math.max(this.largestTtl, ttl);
       },
-      onLost: (lock, error) => this.emit('lockLost', { resources: lock.resources, error }),
+      onLost: (lock, error) => {
+        // A lost lock is no longer held: quit() need not release it, and a lock that is simply
+        // left to expire must not stay in this set (and in memory) for the life of the process.
+        this.held.delete(lock);
+        this.emit('lockLost', { resources: lock.resources, error });
+      },
       onReleased: (lock, result) => {
         this.held.delete(lock);
         if (!result.released) this.emit('releaseIncomplete', { resources: lock.resources, result });

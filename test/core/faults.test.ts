@@ -92,6 +92,42 @@ describe('one node failing: acquire still succeeds on a quorum and returns quick
   });
 });
 
+describe('a blocked event loop', () => {
+  const block = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+
+  it('longer than the node timeout does not fail a round whose replies arrived in time', async () => {
+    // Direct connections: the proxies run in this process and would be blocked too.
+    const rl = new Redlock(
+      cluster.nodes.slice(0, 3).map((n) => `redis://${n.host}:${n.directPort}`),
+      { ttl: TTL },
+    );
+    open.push(rl);
+    const lock0 = await rl.acquire('warm');
+    await lock0.extend();
+    await lock0.release(); // connected, scripts loaded
+    // Block right after the round's writes went out, as a GC pause would: the replies are in
+    // the sockets before the per-node timers fire.
+    let stallAfter = 0;
+    for (const client of rl.clients) {
+      const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+        const reply = evalsha(...args);
+        if (stallAfter > 0 && --stallAfter === 0) block(NODE_TIMEOUT * 2);
+        return reply;
+      };
+    }
+    stallAfter = 3;
+    const lock = await rl.acquire('stalled');
+    stallAfter = 3;
+    await lock.extend();
+    expect(lock.signal.aborted).toBe(false);
+    await lock.release();
+  });
+});
+
 describe('a majority failing: QUORUM_UNAVAILABLE within the wait bound, never a hang', () => {
   it('two of three nodes killed', async () => {
     const rl = redlock();

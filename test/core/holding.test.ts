@@ -107,6 +107,19 @@ describe('expiry while holding (rules 10, 11, 13)', () => {
   });
 });
 
+describe('locks left to expire', () => {
+  it('are forgotten once lost: quit() has nothing to release and nothing stays in memory', async () => {
+    const rl = redlock();
+    // white-box: the set of locks quit() would release
+    const held = () => (rl as unknown as { held: Set<unknown> }).held.size;
+    const locks = await Promise.all(Array.from({ length: 20 }, (_, i) => rl.acquire(`expire-me:${i}`, { ttl: 300 })));
+    expect(held()).toBe(20);
+    await sleep(400);
+    expect(locks.every((l) => l.signal.aborted)).toBe(true);
+    expect(held()).toBe(0);
+  });
+});
+
 describe('using (rules 12 and 14)', () => {
   it('returns the routine result while auto-extension keeps the lock past its ttl', async () => {
     const clock = countingClock();
