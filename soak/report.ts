@@ -8,6 +8,7 @@ export interface RunInfo {
   readonly command: string;
   readonly date: string;
   readonly machine: string;
+  readonly engine: string;
   readonly seed: number;
   readonly wallMs: number;
   readonly status: string;
@@ -41,6 +42,7 @@ export function renderReport(info: RunInfo, phases: readonly PhaseResult[]): str
   out.push(`- Command: \`${info.command}\``);
   out.push(`- Date: ${info.date} (took ${(info.wallMs / 60_000).toFixed(1)} min)`);
   out.push(`- Machine: ${info.machine}`);
+  out.push(`- Engine: ${info.engine}`);
   out.push(`- Seed: ${info.seed}`);
   out.push(`- Result: **${info.status}**`, '');
   out.push(

@@ -30,6 +30,18 @@ function machine(): string {
   return `${cores.length} cores (${cores[0]?.model.trim() ?? 'unknown CPU'}), ${type()} ${release()}, Node ${process.version}, ${redis}`;
 }
 
+/** Which engine was soaked: the last commit that touched lib/core, and whether it has local changes. */
+function engineVersion(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = git('log', '-1', '--format=%h %s', '--', 'lib/core');
+    const dirty = git('status', '--porcelain', '--', 'lib/core') !== '';
+    return `lib/core as of ${commit}${dirty ? ' (plus uncommitted changes)' : ''}`;
+  } catch {
+    return 'lib/core (no git information)';
+  }
+}
+
 function overallStatus(phases: readonly PhaseResult[]): { text: string; exitCode: number } {
   if (phases.some((p) => p.verdict.status === 'fail')) return { text: 'FAIL', exitCode: 1 };
   if (phases.some((p) => p.verdict.status === 'not-demonstrated')) return { text: 'hazard NOT demonstrated', exitCode: 2 };
@@ -77,6 +89,7 @@ async function main(): Promise<number> {
       command: `npm run soak${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
       date,
       machine: machine(),
+      engine: engineVersion(),
       seed: plan.seed,
       wallMs: machineNow() - started,
       status: status.text,
