@@ -82,11 +82,13 @@ export class LockHandle implements Lock {
   }
 
   get remaining(): number {
+    this.noticeExpiry();
     if (this.releasing || this.controller.signal.aborted) return 0;
     return Math.max(0, this.deadline - this.context.clock.now());
   }
 
   get signal(): AbortSignal {
+    this.noticeExpiry();
     return this.controller.signal;
   }
 
@@ -140,6 +142,8 @@ export class LockHandle implements Lock {
   }
 
   private async releaseOnce(): Promise<ReleaseResult> {
+    // A lease that ran out before this release is reported as lost, not silently released.
+    this.noticeExpiry();
     // Rule 12: nothing scheduled for this lock may run after release() returns.
     this.autoExtension?.stop();
     this.warningTimer?.cancel();
@@ -156,6 +160,18 @@ export class LockHandle implements Lock {
     return result;
   }
 
+  /**
+   * Rule 10 without waiting for the timer: after the process was frozen (GC pause, swap,
+   * SIGSTOP) past the warning time, code that runs before the warning timer (an earlier-due
+   * timer of the holder's own) must already see the signal aborted, not just remaining = 0.
+   */
+  private noticeExpiry(): void {
+    if (this.releasing || this.controller.signal.aborted) return;
+    if (this.context.clock.now() >= this.deadline - expiryWarningMargin(this.ttl)) {
+      this.lose('its validity is about to end and no extension succeeded');
+    }
+  }
+
   private scheduleExpiryWarning(): void {
     this.warningTimer?.cancel();
     const { clock } = this.context;
@@ -168,7 +184,7 @@ export class LockHandle implements Lock {
 
   /** Rule 10: abort the signal at once, with the reason, and report it once. */
   private lose(reason: string): LockLostError {
-    if (this.signal.aborted) return this.signal.reason as LockLostError;
+    if (this.controller.signal.aborted) return this.controller.signal.reason as LockLostError;
     const error = new LockLostError(this.resources, reason);
     this.warningTimer?.cancel();
     this.warningTimer = undefined;
