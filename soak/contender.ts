@@ -64,7 +64,9 @@ function flush(): Promise<void> {
 }
 
 function problem(kind: ProblemRecord['kind'], error: unknown): void {
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  // The first frames say where it came from; the whole stack would flood the report.
+  const where = error instanceof Error ? (error.stack ?? '').split('\n').slice(1, 6).map((l) => l.trim()).join(' < ') : '';
+  const message = error instanceof Error ? `${error.name}: ${error.message}${where ? ` (${where})` : ''}` : String(error);
   batch.problems.push({ proc, kind, at: machineNow(), message });
 }
 

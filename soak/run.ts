@@ -71,6 +71,9 @@ async function main(): Promise<number> {
   }
 
   installInterruptHandler(log);
+  // Contenders load lib/core when they start: name the engine as it was then, and say so if it
+  // changed while the soak ran (the report would otherwise describe code that was not soaked).
+  const engineAtStart = engineVersion();
   const started = machineNow();
   const date = new Date().toISOString();
   const random = seededRandom(plan.seed);
@@ -89,7 +92,7 @@ async function main(): Promise<number> {
       command: `npm run soak${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
       date,
       machine: machine(),
-      engine: engineVersion(),
+      engine: engineVersion() === engineAtStart ? engineAtStart : `${engineAtStart} — CHANGED during the run, now ${engineVersion()}`,
       seed: plan.seed,
       wallMs: machineNow() - started,
       status: status.text,
