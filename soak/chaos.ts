@@ -80,6 +80,9 @@ export interface ChaosTarget {
   readonly log: (line: string) => void;
 }
 
+/** How long pause-contender waits for a process that holds a long lock. */
+const LONG_HOLDER_WAIT_MS = 3_000;
+
 /** Rough length of one fault, to decide whether another one still fits in the run. */
 export function faultLengthMs(kind: FaultKind, t: ChaosTimings): number {
   switch (kind) {
@@ -90,7 +93,7 @@ export function faultLengthMs(kind: FaultKind, t: ChaosTimings): number {
     case 'slow-node':
       return t.slowMs + 500;
     case 'pause-contender':
-      return t.contenderPauseMs;
+      return t.contenderPauseMs + 500;
     case 'majority-down':
       return t.majorityDownMs + 500;
     case 'empty-restart':
@@ -210,8 +213,16 @@ export class Chaos {
         return;
       }
       case 'pause-contender': {
-        const proc = Math.floor(random() * pool.size);
-        const event = start(`SIGSTOP contender p${proc} (pid ${pool.pid(proc)}) for ${t.contenderPauseMs} ms`, [], proc);
+        // Freeze a process while it holds an auto-extended lock, so the pause always outlives a
+        // held lease (give up waiting after a while and take any process).
+        let holders = pool.holdingLong();
+        for (let waited = 0; holders.length === 0 && waited < LONG_HOLDER_WAIT_MS && !this.stopped; waited += 50) {
+          await this.sleep(50);
+          holders = pool.holdingLong();
+        }
+        const proc = holders.length > 0 ? pick(random, holders) : Math.floor(random() * pool.size);
+        const why = holders.length > 0 ? 'while it holds an auto-extended lock' : 'no long lock seen, any process';
+        const event = start(`SIGSTOP contender p${proc} (pid ${pool.pid(proc)}) for ${t.contenderPauseMs} ms, ${why}`, [], proc);
         try {
           pool.pause(proc);
           await this.sleep(t.contenderPauseMs);

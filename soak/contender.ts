@@ -43,6 +43,7 @@ const random = seededRandom(config.seed);
 const batch = { sections: [] as SectionRecord[], acquires: [] as AcquireRecord[], losses: [] as LossRecord[], problems: [] as ProblemRecord[] };
 const inFlight = new Map<number, InFlightAcquire>();
 let stopping = false;
+let longHeld = 0;
 let lockLostEvents = 0;
 let releaseIncompleteEvents = 0;
 
@@ -144,6 +145,8 @@ async function criticalSection(lock: Lock, s: { owner: string; key: string; hot:
   };
   if (lock.signal.aborted) onAbort();
   else lock.signal.addEventListener('abort', onAbort, { once: true });
+  // The chaos freezes a process that holds a long lock, so a pause always tests a held lease.
+  if (s.long) void send({ type: 'holding', long: ++longHeld });
   const counter = `counter:${s.key}`;
   let outcome: SectionOutcome = 'skipped';
   let checkedAt = s.enteredAt;
@@ -168,6 +171,7 @@ async function criticalSection(lock: Lock, s: { owner: string; key: string; hot:
   batch.sections.push({ proc, owner: s.owner, key: s.key, hot: s.hot, long: s.long, enteredAt: s.enteredAt, checkedAt, abortedAtCheck, remainingAtCheck, leftAt, validUntil: toMachineTime(lock.validUntil), outcome });
   await lock.release();
   lock.signal.removeEventListener('abort', onAbort);
+  if (s.long) void send({ type: 'holding', long: --longHeld });
 }
 
 async function stop(): Promise<void> {

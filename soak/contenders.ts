@@ -40,6 +40,7 @@ export interface ContenderExit {
 class Contender {
   summary: ContenderSummary | undefined;
   inFlight: InFlightAcquire[] = [];
+  longHeld = 0;
   paused = false;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
@@ -91,6 +92,11 @@ export class ContenderPool {
 
   pid(proc: number): number | undefined {
     return this.contenders[proc]?.child.pid;
+  }
+
+  /** Processes that said they hold an auto-extended lock right now. */
+  holdingLong(): number[] {
+    return this.contenders.filter((c) => c.running && c.longHeld > 0).map((c) => c.proc);
   }
 
   /** SIGSTOP: the whole process freezes, timers and all, as in a long GC pause or swap storm. */
@@ -147,6 +153,9 @@ export class ContenderPool {
         break;
       case 'inflight':
         contender.inFlight = message.acquires;
+        break;
+      case 'holding':
+        contender.longHeld = message.long;
         break;
       case 'done':
         contender.summary = message.summary;

@@ -119,6 +119,8 @@ export type ContenderMessage =
       readonly losses: LossRecord[];
       readonly problems: ProblemRecord[];
     }
+  /** How many auto-extended (long) locks the process holds now; sent on every change. */
+  | { readonly type: 'holding'; readonly long: number }
   /** Sent while stopping: acquire calls that have not returned yet. */
   | { readonly type: 'inflight'; readonly acquires: InFlightAcquire[] }
   | { readonly type: 'done'; readonly summary: ContenderSummary };

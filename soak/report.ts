@@ -123,6 +123,13 @@ function renderPhase(p: PhaseResult, index: number, firstOfScenario: boolean): s
       `| recovery after the majority came back, without intervention | ${recovered.length} of ${plural(downs.length, 'outage')}; first lock ${fastest === slowest ? s(fastest) : `${s(fastest)}–${s(slowest)}`} after the nodes were up | ${mark(recovered.length === downs.length)} |`,
     );
   }
+  if (c.contenderPauses.length > 0) {
+    const expired = c.contenderPauses.reduce((sum, x) => sum + x.expired, 0);
+    const aborted = c.contenderPauses.reduce((sum, x) => sum + x.signalAborted, 0);
+    out.push(
+      `| locks that expired while their process was frozen (SIGSTOP), signal aborted when the holder looked (must be all) | ${n(aborted)} of ${n(expired)} over ${plural(c.contenderPauses.length, 'pause')} | ${mark(aborted === expired)} |`,
+    );
+  }
   if (c.missingFaults.length > 0) out.push(`| faults never injected | ${c.missingFaults.join(', ')} | **FAIL** |`);
 
   out.push('', '### Errors by code', '', '| code | count |', '|---|---|');

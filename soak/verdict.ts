@@ -21,6 +21,8 @@ export function judge(c: CheckResult, expectOverlaps: boolean): Verdict {
   fail(c.stuck.length > 0, `${c.stuck.length} acquires never returned`);
   fail(c.problems.length > 0, `${c.problems.length} unhandled errors / crashes / chaos failures`);
   fail(c.losses.lateOther.length > 0, `${c.losses.lateOther.length} lost locks signalled only after their validity ended (process not frozen)`);
+  const unsignalled = c.contenderPauses.reduce((sum, p) => sum + p.remainingOnly, 0);
+  fail(unsignalled > 0, `${unsignalled} locks that expired while their process was frozen did not have their signal aborted when the holder looked`);
   fail(c.missingFaults.length > 0, `faults never injected (run too short?): ${c.missingFaults.join(', ')}`);
   for (const m of c.majorityDowns) {
     fail(m.granted > 0, `${m.granted} locks granted while a majority of nodes was down`);
