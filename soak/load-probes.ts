@@ -42,7 +42,7 @@ export function activeResources(): Record<string, number> {
  * the loop for hundreds of ms under load. The `init` hook alone still costs some throughput.
  */
 export class TimerTracker {
-  private readonly seen = new Map<number, { type: string; ref: WeakRef<object>; stack?: string }>();
+  private readonly seen = new Map<number, { type: string; ref: WeakRef<object>; origin?: Error }>();
   private readonly hook;
   private sinceSweep = 0;
 
@@ -50,7 +50,7 @@ export class TimerTracker {
     this.hook = createHook({
       init: (asyncId, type, _trigger, resource) => {
         if (type !== 'Timeout' && type !== 'Immediate') return;
-        this.seen.set(asyncId, { type, ref: new WeakRef(resource), stack: this.withStacks ? new Error().stack : undefined });
+        this.seen.set(asyncId, { type, ref: new WeakRef(resource), origin: this.withStacks ? creationTrace() : undefined });
         if (++this.sinceSweep >= 10_000) this.sweep();
       },
     });
@@ -65,17 +65,22 @@ export class TimerTracker {
     this.hook.disable();
   }
 
-  /** Live Timeout / Immediate resources created since enable(). */
-  count(type: 'Timeout' | 'Immediate' = 'Timeout'): number {
-    return this.live(type).length;
+  /**
+   * Live Timeout / Immediate resources created since enable(). With stacks recorded, `except`
+   * leaves out those whose creator (the first frame outside Node's own code) matches it, e.g.
+   * a test runner's own timers.
+   */
+  count(type: 'Timeout' | 'Immediate' = 'Timeout', except?: RegExp): number {
+    const live = this.live(type);
+    return except ? live.filter((e) => !except.test(creatorFrame(e.origin))).length : live.length;
   }
 
   /** Creation stacks of the live ones (only with `withStacks`), to find who left them. */
   stacks(type: 'Timeout' | 'Immediate' = 'Timeout'): string[] {
-    return this.live(type).map((e) => e.stack ?? '(no stack recorded)');
+    return this.live(type).map((e) => e.origin?.stack ?? '(no stack recorded)');
   }
 
-  private live(type: string): { stack?: string }[] {
+  private live(type: string): { origin?: Error }[] {
     this.sweep();
     return [...this.seen.values()].filter((e) => e.type === type);
   }
@@ -88,6 +93,22 @@ export class TimerTracker {
       if (timer === undefined || timer._destroyed === true) this.seen.delete(id);
     }
   }
+}
+
+/** The first frame of a creation trace that is neither Node's own code nor this hook. */
+function creatorFrame(trace: Error | undefined): string {
+  const frames = (trace?.stack ?? '').split('\n').slice(1);
+  const ours = /\bat (creationTrace|AsyncHook\.init) /;
+  return frames.find((f) => !f.includes('(node:') && !f.includes(' node:') && !ours.test(f)) ?? '';
+}
+
+/** The frames of the code creating a timer, past the async_hooks ones; text built only if read. */
+function creationTrace(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 30;
+  const trace = new Error('Timer created');
+  Error.stackTraceLimit = limit;
+  return trace;
 }
 
 /**

@@ -7,31 +7,13 @@
  *          its own rotating keys (no contention: this measures the engine, not the back-off).
  * Phase 2: `--holds` locks held at once with auto-extension (ttl `--ttl`, held `--hold-ms`
  *          after the last one was acquired), none may be lost; then all are released.
- * Between phases: heap after forced GC, the engine's pending timers, every live Timeout
- * (async_hooks, so unref'd ones too), listener counts on the ioredis clients and the
- * instance's held-lock set. Event-loop delay is sampled during each phase.
- * Prints a Markdown report; exits 1 if the heap did not come back within the margin, a timer
+ * Between phases: heap after forced GC, the engine's pending timers (counting clock), ref'd
+ * timers, with --track-timers every live Timeout (unref'd ones too), listener counts on the
+ * ioredis clients and the instance's held-lock set. Event-loop delay is sampled during each phase.
+ * Prints a Markdown report; exits 2 on bad options, 130 on Ctrl-C/SIGTERM and 1 if the heap did not come back within the margin, a timer
  * or listener remained, a lock stayed held, a held lock was lost or an operation failed.
  *
- * Options (all optional):
- *   --nodes N            redis-server nodes (3)
- *   --cycles N           phase-1 cycles (100000)
- *   --concurrency N      parallel loops in phase 1 and for the acquires/releases of phase 2 (100)
- *   --holds N            locks held at once in phase 2 (10000)
- *   --ttl MS             phase-2 lease (3000): auto-extension every ttl/3
- *   --hold-ms MS         how long all phase-2 locks are held (10000)
- *   --warmup N           warm-up cycles before the baseline (5000)
- *   --checkpoints N      heap checkpoints within phase 1 (5)
- *   --margin-mb MB       accepted heap growth over the baseline (5)
- *   --no-persist         nodes without AOF (default: AOF with appendfsync always)
- *   --via-proxy          connect through the in-process fault-injection proxies (default: direct)
- *   --deferred-timeouts  EXPERIMENT: engine timers run one setImmediate late (see load-probes.ts)
- *   --auto-pipelining    give the nodes as ioredis options with enableAutoPipelining: true
- *                        (commands of one tick share one socket write)
- *   --track-timers       also track every Timeout, unref'd ones included, with async_hooks
- *                        (costs ~40 % of phase-1 throughput, so the figures are taken without it)
- *   --timer-stacks       with --track-timers: record where each live Timeout was created
- *   --json FILE          also write the figures as JSON
+ * Options: see USAGE below, or run with --help. Results of a run: docs/load-report.md.
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -56,27 +38,65 @@ import {
 } from './load-probes.js';
 import type { DelayFigures, ListenerSnapshot } from './load-probes.js';
 
-const { values: args } = parseArgs({
-  options: {
-    nodes: { type: 'string', default: '3' },
-    cycles: { type: 'string', default: '100000' },
-    concurrency: { type: 'string', default: '100' },
-    holds: { type: 'string', default: '10000' },
-    ttl: { type: 'string', default: '3000' },
-    'hold-ms': { type: 'string', default: '10000' },
-    warmup: { type: 'string', default: '5000' },
-    checkpoints: { type: 'string', default: '5' },
-    'margin-mb': { type: 'string', default: '5' },
-    'no-persist': { type: 'boolean', default: false },
-    'via-proxy': { type: 'boolean', default: false },
-    'auto-pipelining': { type: 'boolean', default: false },
-    'deferred-timeouts': { type: 'boolean', default: false },
-    'track-timers': { type: 'boolean', default: false },
-    'timer-stacks': { type: 'boolean', default: false },
-    json: { type: 'string' },
-  },
-  strict: true,
-});
+const USAGE = `Usage: node --expose-gc --import ./tools/ts-register.mjs soak/load.ts [options]
+
+  --nodes N            redis-server nodes (3)
+  --cycles N           phase-1 acquire/release cycles (100000)
+  --concurrency N      parallel loops in phase 1 and for the acquires/releases of phase 2 (100)
+  --holds N            locks held at once in phase 2 (10000)
+  --ttl MS             phase-2 lease (3000): auto-extension every ttl/3
+  --hold-ms MS         how long all phase-2 locks are held (10000)
+  --warmup N           warm-up cycles before the baseline (5000)
+  --checkpoints N      heap checkpoints within phase 1 (5)
+  --margin-mb MB       accepted heap growth over the baseline (5)
+  --no-persist         nodes without AOF (default: AOF with appendfsync always); the restart
+                       guard then keeps the fresh nodes out for one lease (~10 s) at the start
+  --via-proxy          connect through the in-process fault-injection proxies (default: direct)
+  --track-timers       also track every Timeout, unref'd ones included, with async_hooks
+                       (costs ~15 % of phase-1 throughput, so the figures are taken without it)
+  --timer-stacks       with --track-timers: record where each live Timeout was created
+  --json FILE          also write the figures as JSON
+  --help               this text
+Experiments (not measurements of the engine as it is):
+  --deferred-timeouts  engine timers run their callback one setImmediate late (a proposed fix)
+  --auto-pipelining    nodes given as ioredis options with enableAutoPipelining: true
+`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        nodes: { type: 'string', default: '3' },
+        cycles: { type: 'string', default: '100000' },
+        concurrency: { type: 'string', default: '100' },
+        holds: { type: 'string', default: '10000' },
+        ttl: { type: 'string', default: '3000' },
+        'hold-ms': { type: 'string', default: '10000' },
+        warmup: { type: 'string', default: '5000' },
+        checkpoints: { type: 'string', default: '5' },
+        'margin-mb': { type: 'string', default: '5' },
+        'no-persist': { type: 'boolean', default: false },
+        'via-proxy': { type: 'boolean', default: false },
+        'auto-pipelining': { type: 'boolean', default: false },
+        'deferred-timeouts': { type: 'boolean', default: false },
+        'track-timers': { type: 'boolean', default: false },
+        'timer-stacks': { type: 'boolean', default: false },
+        json: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const { values: args } = parseOptions();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 function positive(name: string, raw: string | undefined, allowZero = false): number {
   const n = Number(raw);
