@@ -1,3 +1,5 @@
+import { watchAbort } from './shared-abort.js';
+
 /**
  * Time as the engine sees it. Rule 5: elapsed time comes from a monotonic clock only,
  * never Date.now(), so a wall-clock step cannot make an expired lock look valid.
@@ -41,14 +43,13 @@ export function leaseDeadline(startedAt: number, ttl: number, driftFactor: numbe
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve(false);
-    const onAbort = () => {
-      timer.cancel();
-      resolve(false);
-    };
     const timer = clock.setTimer(() => {
-      signal?.removeEventListener('abort', onAbort);
+      unwatch?.();
       resolve(true);
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const unwatch = signal && watchAbort(signal, () => {
+      timer.cancel();
+      resolve(false);
+    });
   });
 }

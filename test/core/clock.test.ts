@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { getEventListeners } from 'node:events';
 import { driftFor, leaseDeadline, monotonicClock, sleep } from '../../lib/core/clock.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -32,5 +33,26 @@ describe('clock and validity arithmetic (rules 5 and 6)', () => {
     expect(await cut).toBe(false);
     expect(clock.pendingTimers).toBe(0);
     expect(await sleep(clock, 50, controller.signal)).toBe(false);
+  });
+
+  it('many sleeps on one signal share one abort listener, removed with the last of them', async () => {
+    const clock = new FakeClock();
+    const shared = new AbortController();
+    const short = Array.from({ length: 30 }, () => sleep(clock, 10, shared.signal));
+    const long = Array.from({ length: 30 }, () => sleep(clock, 100, shared.signal));
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(1);
+    await clock.advance(10);
+    expect(await Promise.all(short)).toEqual(short.map(() => true));
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(1);
+    shared.abort();
+    expect(await Promise.all(long)).toEqual(long.map(() => false));
+    expect(clock.pendingTimers).toBe(0);
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
+
+    const reused = new AbortController();
+    const all = Array.from({ length: 20 }, () => sleep(clock, 5, reused.signal));
+    await clock.advance(5);
+    expect(await Promise.all(all)).toEqual(all.map(() => true));
+    expect(getEventListeners(reused.signal, 'abort')).toHaveLength(0);
   });
 });
