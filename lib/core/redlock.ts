@@ -219,11 +219,23 @@ export class Redlock extends EventEmitter<RedlockEvents> {
 async function closeConnection(client: RedisConnection): Promise<void> {
   if (client.status === 'end') return;
   const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-  const bound = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
   // QUIT on a client that is not connected never resolves: only a ready one can say goodbye.
-  if (client.status === 'ready') await Promise.race([client.quit().catch(() => undefined), bound(1_000)]);
+  if (client.status === 'ready') await within(client.quit().catch(() => undefined), 1_000);
   if ((client.status as string) !== 'end') client.disconnect(); // quit() may have ended it meanwhile
-  await Promise.race([ended, bound(1_000)]);
+  await within(ended, 1_000);
+}
+
+/** Waits for `promise` at most `ms`; the bound's timer is cleared either way, so quit() leaves none behind. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([promise, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function unavailableMessage(resources: readonly string[], outcome: RoundOutcome, nodeCount: number): string {
