@@ -159,7 +159,8 @@ export function check(input: CheckInput): CheckResult {
   let lateFrozen = 0;
   const lateOther: LossRecord[] = [];
   for (const l of losses) {
-    const reason = l.reason.replace(/^lock on .* lost: /, '');
+    // Group by kind: drop the per-node details (addresses, timings) after the first ": #".
+    const reason = l.reason.replace(/^lock on .* lost: /, '').replace(/: #.*$/, '');
     reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
     if (l.at < l.validUntil) inTime += 1;
     else if (frozen(l.proc, l.validUntil - ttl, l.at + 1)) lateFrozen += 1;

@@ -3,7 +3,8 @@ import { leaseDeadline } from './clock.js';
 import { LockLostError } from './errors.js';
 import type { NodeSet } from './node-set.js';
 import { ttlValue } from './options.js';
-import { verdictOf } from './quorum.js';
+import { quorumOf, verdictOf } from './quorum.js';
+import type { RoundOutcome } from './quorum.js';
 import { AutoExtension } from './auto-extension.js';
 
 /** The handle a caller holds while it owns a lock. */
@@ -51,6 +52,17 @@ export interface LockContext {
  */
 export function expiryWarningMargin(ttl: number): number {
   return Math.min(Math.max(Math.round(ttl * 0.05), 10), 1_000);
+}
+
+/** Why an extension round fell short, in counts: "busy" alone would blame the token for timeouts. */
+function extensionFailure(outcome: RoundOutcome, nodeCount: number): string {
+  const parts = [`only ${outcome.yes} of ${nodeCount} nodes extended it (${quorumOf(nodeCount)} needed)`];
+  if (outcome.no > 0) parts.push(`${outcome.no} no longer hold our token`);
+  if (outcome.errors.length > 0) {
+    parts.push(`${outcome.errors.length} failed: ${outcome.errors.map((e) => `#${e.node} ${e.address}: ${e.message}`).join('; ')}`);
+  }
+  if (outcome.pending > 0) parts.push(`${outcome.pending} had not answered when the round was decided`);
+  return parts.join(', ');
 }
 
 export class LockHandle implements Lock {
@@ -133,9 +145,7 @@ export class LockHandle implements Lock {
     if (this.releasing) throw new LockLostError(this.resources, 'it was released during the extension');
     const deadline = leaseDeadline(startedAt, ttl, driftFactor);
     const verdict = verdictOf(outcome, nodeSet.size);
-    if (verdict !== 'won') {
-      throw this.lose(verdict === 'busy' ? 'a quorum no longer holds our token' : 'too few nodes answered the extension');
-    }
+    if (verdict !== 'won') throw this.lose(extensionFailure(outcome, nodeSet.size));
     if (deadline <= clock.now()) throw this.lose('the extension took longer than the new lease');
     this.deadline = deadline;
     this.scheduleExpiryWarning();

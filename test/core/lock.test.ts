@@ -78,6 +78,17 @@ describe('Lock timing (rules 10-13) with fake nodes and a fake clock', () => {
     expect(extendCalls()).toBe(0);
   });
 
+  it('a failed extension says how many nodes extended, refused and failed (not "busy" for a timeout)', async () => {
+    const { lock } = makeLock(fakeNodes('yes', 'yes', 'no', 'error', 'error'));
+    const error = await lock.extend().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockLostError);
+    const message = (error as Error).message;
+    expect(message).toContain('only 2 of 5 nodes extended it (3 needed)');
+    expect(message).toContain('1 no longer hold our token');
+    expect(message).toContain('2 failed: #3 fake-3: fake node 3 failed; #4 fake-4: fake node 4 failed');
+    expect(lock.signal.aborted).toBe(true);
+  });
+
   it('extend validates its ttl', async () => {
     const { lock } = makeLock(fakeNodes('yes'));
     expect(() => lock.extend(-5)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'ttl' }));
