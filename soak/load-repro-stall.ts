@@ -1,5 +1,5 @@
 /**
- * Reproduction (found by soak/load.ts, reported to the owner of lib/core; not fixed here):
+ * Reproduction (found by soak/load.ts, reported to the owner of lib/core; fixed since, see docs/load-report.md; the output below is from before the fix):
  * when the event loop is blocked for longer than the node timeout while a round is in flight,
  * the round fails with "no reply within N ms" on every node although Redis answered in about a
  * millisecond. After the stall, Node runs the timers phase (the per-node timeouts of
