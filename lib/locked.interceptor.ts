@@ -11,6 +11,13 @@ import { enterLockedCall } from './locked-call.js';
 import { lockedDefinitionOf } from './locked-definition.js';
 import { RedlockService } from './redlock.service.js';
 
+/** @nestjs/common's SSE_METADATA, set by @Sse() on the handler. */
+const SSE_METADATA = '__sse__';
+
+function isSse(context: ExecutionContext): boolean {
+  return context.getType<string>() === 'http' && Reflect.getMetadata(SSE_METADATA, context.getHandler()) === true;
+}
+
 /**
  * Locks a controller handler marked `@Locked` (HTTP, microservice, WebSocket, GraphQL). It
  * resolves the key from the raw request / message (interceptors run before pipes), acquires,
@@ -52,7 +59,9 @@ export class LockedInterceptor implements NestInterceptor {
           return;
         }
         if (entry.kind === 'skipped') {
-          subscriber.next(undefined);
+          // A skipped call returns undefined; an SSE stream that did not run simply ends, with no
+          // event (an undefined value would go out as an empty `data:` message).
+          if (!isSse(context)) subscriber.next(undefined);
           subscriber.complete();
           return;
         }

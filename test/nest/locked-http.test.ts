@@ -93,6 +93,13 @@ class OrdersController {
     return interval(100).pipe(take(Number(count)), map((n) => ({ data: { n } })));
   }
 
+  @Sse(':id/skippable')
+  @Locked('order:<id>', { wait: 0, onBusy: 'skip' })
+  skippable(): Observable<MessageEvent> {
+    skippedRuns++;
+    return interval(20).pipe(take(2), map((n) => ({ data: { n } })));
+  }
+
   @Sse(':id/forever')
   @Locked('order:<id>', { ttl: 300 })
   forever(): Observable<MessageEvent> {
@@ -143,8 +150,9 @@ async function createApp(kind: Kind, nodes: string[], logger: CapturingLogger): 
 }
 
 /** Opens an SSE stream; resolves with the events received until it ends, or lets the caller cut it. */
-function openStream(url: string): { events: string[]; firstEvent: Promise<void>; ended: Promise<number>; cut: () => void } {
+function openStream(url: string): { events: string[]; raw: string[]; firstEvent: Promise<void>; ended: Promise<number>; cut: () => void } {
   const events: string[] = [];
+  const raw: string[] = [];
   let cut = () => {};
   let gotFirst!: () => void;
   const firstEvent = new Promise<void>((resolve) => (gotFirst = resolve));
@@ -152,6 +160,7 @@ function openStream(url: string): { events: string[]; firstEvent: Promise<void>;
     const req = httpGet(url, (res) => {
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
+        raw.push(chunk);
         events.push(...chunk.split('\n').filter((l) => l.startsWith('data:')));
         if (events.length > 0) gotFirst();
       });
@@ -161,7 +170,7 @@ function openStream(url: string): { events: string[]; firstEvent: Promise<void>;
     req.on('error', (e) => (req.destroyed ? resolve(-1) : reject(e)));
     cut = () => req.destroy();
   });
-  return { events, firstEvent, ended, cut };
+  return { events, raw, firstEvent, ended, cut };
 }
 
 describe.each<Kind>(['express', 'fastify'])('@Locked on HTTP handlers (%s)', (kind) => {
@@ -277,6 +286,22 @@ describe.each<Kind>(['express', 'fastify'])('@Locked on HTTP handlers (%s)', (ki
       await lock.release();
     }
     expect((await request(url).get('/orders/7/skip').expect(200)).text).toBe('ran');
+  });
+
+  it("with onBusy 'skip' an SSE stream ends at once with no event while the lock is held", async () => {
+    const lock = await app.get(RedlockService).acquire('order:17');
+    try {
+      skippedRuns = 0;
+      const stream = openStream(`${url}/orders/17/skippable`);
+      expect(await stream.ended).toBe(200);
+      expect(stream.raw.join('').trim()).toBe(''); // not even an event without data (Nest opens with a blank line)
+      expect(skippedRuns).toBe(0);
+    } finally {
+      await lock.release();
+    }
+    const stream = openStream(`${url}/orders/17/skippable`);
+    expect(await stream.ended).toBe(200);
+    expect(stream.events).toHaveLength(2);
   });
 
   it('resolves placeholders from the query, the body and the headers, whatever the handler names its parameters', async () => {
