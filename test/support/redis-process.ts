@@ -30,6 +30,10 @@ export interface RedisProcessOptions {
   /** appendonly yes + appendfsync always: every acknowledged write survives a SIGKILL. */
   readonly appendOnly: boolean;
   readonly startTimeoutMs?: number;
+  /** More redis-server arguments (ACL users, a TLS port…), appended as given. */
+  readonly extraArgs?: readonly string[];
+  /** Credentials the start-up probe sends first (AUTH), for a server whose default user is off. */
+  readonly auth?: { readonly user: string; readonly password: string };
 }
 
 export class RedisStartError extends Error {
@@ -52,6 +56,7 @@ export class RedisProcess {
     private readonly child: ChildProcess,
     private readonly log: { text: string },
     readonly port: number,
+    private readonly auth?: RedisProcessOptions['auth'],
   ) {}
 
   /** Spawns redis-server and resolves once it answers PING; on failure nothing is left running. */
@@ -66,6 +71,7 @@ export class RedisProcess {
       '--daemonize', 'no',
       '--logfile', '',
       '--loglevel', 'warning',
+      ...(options.extraArgs ?? []),
     ];
     const child = spawn(locateRedisServer(), args, { cwd: options.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     guardChild(child);
@@ -84,7 +90,7 @@ export class RedisProcess {
       child.on('error', reject);
     });
 
-    const redis = new RedisProcess(child, log, options.port);
+    const redis = new RedisProcess(child, log, options.port, options.auth);
     try {
       await spawned;
       await redis.waitUntilReady(options.startTimeoutMs ?? 10_000);
@@ -136,7 +142,7 @@ export class RedisProcess {
           /Address already in use/i.test(tail),
         );
       }
-      const reply = await probe(this.port);
+      const reply = await probe(this.port, this.auth);
       // The pid check makes sure it is our server answering, not whoever won a race for the port.
       if (reply.pong && reply.pid === this.child.pid) return;
       await sleep(10);
@@ -155,24 +161,34 @@ interface ProbeReply {
 
 /**
  * PING plus INFO server over a raw socket. PING alone answers -LOADING while the AOF is replayed;
- * INFO gives the process_id to tell our server from a stranger on the same port.
+ * INFO gives the process_id to tell our server from a stranger on the same port. With `auth`,
+ * AUTH goes first and must answer +OK.
  */
-function probe(port: number): Promise<ProbeReply> {
+function probe(port: number, auth?: RedisProcessOptions['auth']): Promise<ProbeReply> {
+  const hello = auth ? `+OK\r\n` : '';
   return new Promise((resolve) => {
     let buffer = '';
     const socket = connect({ port, host: '127.0.0.1' });
     const finish = (): void => {
       socket.destroy();
       const pid = /process_id:(\d+)\r\n/.exec(buffer)?.[1];
-      resolve({ pong: buffer.startsWith('+PONG\r\n'), pid: pid === undefined ? undefined : Number(pid) });
+      resolve({ pong: buffer.startsWith(`${hello}+PONG\r\n`), pid: pid === undefined ? undefined : Number(pid) });
     };
     socket.setTimeout(PROBE_TIMEOUT_MS, finish);
     socket.on('error', finish);
     socket.on('close', finish);
-    socket.on('connect', () => socket.write('PING\r\nINFO server\r\n'));
+    socket.on('connect', () => {
+      if (auth) socket.write(command('AUTH', auth.user, auth.password));
+      socket.write('PING\r\nINFO server\r\n');
+    });
     socket.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('utf8');
       if (/process_id:\d+\r\n/.test(buffer)) finish();
     });
   });
+}
+
+/** A command in RESP, so any byte of a password is sent as it is. */
+function command(...parts: string[]): string {
+  return `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
 }
