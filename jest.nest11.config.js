@@ -4,6 +4,8 @@
 // the NestJS 11 packages themselves, is sent to .ci/nest11/node_modules. Their other dependencies
 // (express, fastify, ...) resolve next to them; rxjs and reflect-metadata are not installed there
 // (.ci/nest11/.npmrc) and come from the root install, shared with the library as in an application.
+// So do the peers that the transport tests (test/nest/transports) need: graphql, @apollo/server and
+// @as-integrations/express5 (one graphql for @nestjs/graphql 13 and Apollo, as an app would have).
 // test/nest/nest-version.test.ts proves which major version was loaded.
 import base from './jest.config.js';
 
