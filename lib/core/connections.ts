@@ -3,6 +3,7 @@ import type { RedisOptions } from 'ioredis';
 import { RedlockConfigError } from './errors.js';
 import type { RedisConnection } from './ioredis-node.js';
 import { show } from './options.js';
+import { guardSocketErrors } from './stream-error-guard.js';
 
 /** What a node may be given as: a `redis://` / `rediss://` URL, ioredis options, or a live client. */
 export type NodeSpec = string | RedisOptions | RedisConnection;
@@ -42,11 +43,22 @@ export function openConnection(spec: NodeSpec): OpenedConnection {
   }
   if (typeof spec === 'string') {
     const url = new URL(spec);
-    const client = new Redis(spec, { ...OWNED_CONNECTION_DEFAULTS });
+    const client = ownedClient(new Redis(spec, { ...OWNED_CONNECTION_DEFAULTS, lazyConnect: true }), false);
     return { client, owned: true, address: `${url.hostname}:${url.port || '6379'}` };
   }
-  const client = new Redis({ ...OWNED_CONNECTION_DEFAULTS, ...spec });
+  const client = ownedClient(new Redis({ ...OWNED_CONNECTION_DEFAULTS, ...spec, lazyConnect: true }), spec.lazyConnect === true);
   return { client, owned: true, address: addressOfOptions(spec) };
+}
+
+/**
+ * Created lazily so its sockets are guarded from the first one on (see guardSocketErrors), then
+ * connected unless the caller asked for lazyConnect. A failed connect is reported through the
+ * client's 'error' event, which the node adapter listens to.
+ */
+function ownedClient(client: Redis, lazy: boolean): Redis {
+  guardSocketErrors(client);
+  if (!lazy) client.connect().catch(() => undefined);
+  return client;
 }
 
 export function isRedisConnection(value: unknown): value is RedisConnection {
