@@ -1,6 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import type { HttpServer } from '@nestjs/common';
 import { LockBusyError, QuorumUnavailableError } from './core/index.js';
+import { LOCK_BUSY_MESSAGE, QUORUM_UNAVAILABLE_MESSAGE } from './public-lock-error.js';
 import { retryAfterSeconds } from './retry-after.js';
 
 export interface LockConflictOptions {
@@ -20,7 +21,7 @@ export class LockConflictException extends HttpException {
   readonly retryAfter: number;
 
   constructor(options: LockConflictOptions = {}) {
-    const message = options.message ?? 'The resource is locked by another request; retry later';
+    const message = options.message ?? LOCK_BUSY_MESSAGE;
     super({ statusCode: HttpStatus.CONFLICT, error: 'Conflict', message, code: 'LOCK_BUSY' }, HttpStatus.CONFLICT, {
       cause: options.cause,
     });
@@ -31,7 +32,7 @@ export class LockConflictException extends HttpException {
 /** 503 Service Unavailable: too few Redis nodes answered to decide (QuorumUnavailableError as `cause`). */
 export class LockUnavailableException extends HttpException {
   constructor(options: { message?: string; cause?: unknown } = {}) {
-    const message = options.message ?? 'The lock service is unavailable; retry later';
+    const message = options.message ?? QUORUM_UNAVAILABLE_MESSAGE;
     super({ statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service Unavailable', message, code: 'QUORUM_UNAVAILABLE' },
       HttpStatus.SERVICE_UNAVAILABLE, { cause: options.cause });
   }

@@ -1,4 +1,4 @@
-import { Logger, UseInterceptors } from '@nestjs/common';
+import { Logger, UseFilters, UseInterceptors } from '@nestjs/common';
 import { isObservable } from 'rxjs';
 import { RedlockConfigError } from './core/index.js';
 import { takeHandled } from './lock-context.js';
@@ -8,6 +8,7 @@ import { serviceFor } from './locked-bindings.js';
 import { createLockedDefinition, lockedDefinitionOf } from './locked-definition.js';
 import type { LockedDefinition, LockedOptions } from './locked-definition.js';
 import { LockedInterceptor } from './locked.interceptor.js';
+import { RedlockExceptionFilter } from './redlock-exception.filter.js';
 import { LOCKED_METADATA, REDLOCK_LOGGER_CONTEXT } from './redlock.constants.js';
 
 type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
@@ -45,6 +46,8 @@ export function Locked(key: LockKeySpec, options?: LockedOptions): MethodDecorat
     Reflect.defineMetadata(LOCKED_METADATA, definition, wrapper);
     (descriptor as TypedPropertyDescriptor<unknown>).value = wrapper;
     UseInterceptors(LockedInterceptor)(target, propertyKey, descriptor);
+    // Global filters never reach WebSocket gateways (nor a hybrid app's microservices by default).
+    UseFilters(RedlockExceptionFilter)(target, propertyKey, descriptor);
     return descriptor;
   };
 }

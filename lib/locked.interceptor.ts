@@ -22,8 +22,9 @@ function isSse(context: ExecutionContext): boolean {
  * Locks a controller handler marked `@Locked` (HTTP, microservice, WebSocket, GraphQL). It
  * resolves the key from the raw request / message (interceptors run before pipes), acquires,
  * runs the handler in an async context holding the lock, and releases it BEFORE the result goes
- * out: NestJS sends a plain route's response as soon as the Observable completes, and `finalize`
- * cannot be awaited, so the release runs before completion (and before an error is passed on).
+ * out: NestJS sends a plain route's response as soon as the Observable completes (RPC and
+ * WebSocket even as soon as it emits), and `finalize` cannot be awaited, so the release runs
+ * before the last value, the completion or the error is passed on.
  * An Observable (SSE) result keeps the lock, auto-extended, until it completes, errors or the
  * client goes away (unsubscribe).
  */
@@ -67,11 +68,36 @@ export class LockedInterceptor implements NestInterceptor {
         }
         if (entry.kind === 'acquired') lock = entry.lock;
         // handle() binds the handler to the async context it is called in: call it holding the lock.
+        // RPC and WebSocket transports send each value the moment it is emitted, so a handler's
+        // result would go out before the release. Each value waits one microtask: a result that
+        // completes in the same turn (any plain or async handler's) goes out after the release;
+        // the values of a longer stream go out a microtask late, the last one after the release.
+        let pending: { readonly value: unknown } | undefined;
+        const take = () => {
+          const held = pending;
+          pending = undefined;
+          return held;
+        };
+        const flush = () => {
+          const held = take();
+          if (held) subscriber.next(held.value);
+        };
+        const thenEnd = (end: () => void) => {
+          const last = take();
+          void release().then(() => {
+            if (last) subscriber.next(last.value);
+            end();
+          });
+        };
         inner = runHolding(this.service.redlock, lock, () =>
           next.handle().subscribe({
-            next: (value) => subscriber.next(value),
-            error: (error: unknown) => void release().then(() => subscriber.error(error)),
-            complete: () => void release().then(() => subscriber.complete()),
+            next: (value) => {
+              flush();
+              pending = { value };
+              queueMicrotask(flush);
+            },
+            error: (error: unknown) => thenEnd(() => subscriber.error(error)),
+            complete: () => thenEnd(() => subscriber.complete()),
           }), definition);
       };
 
