@@ -221,18 +221,32 @@ describe('RedlockExceptionFilter outside HTTP', () => {
     return h;
   }
 
-  it('rpc: returns the original error for the transport to send', async () => {
+  it('rpc: hands the transport the error as a plain object it can serialize, message included', async () => {
     const result = filter.catch(busy, host('rpc', [{}, {}])) as Observable<never>;
-    await expect(firstValueFrom(result)).rejects.toBe(busy);
+    const sent = await firstValueFrom(result).catch((e: unknown) => e);
+    expect(sent).toEqual({ status: 'error', name: 'LockBusyError', code: 'LOCK_BUSY', message: busy.message, resources: ['order:1'], attempts: 3, waitedMs: 100 });
+    expect(JSON.parse(JSON.stringify(sent))).toEqual(sent);
   });
 
-  it('ws: sends an exception message to the client, like a WsException', () => {
+  it('ws: sends an exception message to the client, like a WsException, with a generic message', () => {
     const emit = jest.fn();
-    filter.catch(new QuorumUnavailableError('down', []), host('ws', [{ emit }, {}]));
-    expect(emit).toHaveBeenCalledWith('exception', { status: 'error', code: 'QUORUM_UNAVAILABLE', message: 'The lock service is unavailable' });
+    filter.catch(new QuorumUnavailableError('down: #1 10.0.0.1:6379', []), host('ws', [{ emit }, {}]));
+    expect(emit).toHaveBeenCalledWith('exception', { status: 'error', code: 'QUORUM_UNAVAILABLE', message: 'The lock service is unavailable; retry later' });
   });
 
-  it('graphql: returns the error for GraphQL to report', () => {
-    expect(filter.catch(busy, host('graphql', [{}, {}, {}, {}]))).toBe(busy);
+  it('ws: a native ws socket (no emit to the client) is sent the frame itself', () => {
+    const send = jest.fn();
+    filter.catch(busy, host('ws', [{ readyState: 1, send, emit: jest.fn() }, {}]));
+    expect(JSON.parse(send.mock.calls[0]![0] as string)).toEqual({
+      event: 'exception',
+      data: { status: 'error', code: 'LOCK_BUSY', message: 'The resource is locked by another request; retry later' },
+    });
+  });
+
+  it('graphql: returns an error with extensions.code and a generic message, the original as its cause', () => {
+    const reported = filter.catch(busy, host('graphql', [{}, {}, {}, {}])) as Error & { extensions: unknown };
+    expect(reported.message).toBe('The resource is locked by another request; retry later');
+    expect(reported.extensions).toEqual({ code: 'LOCK_BUSY' });
+    expect(reported.cause).toBe(busy);
   });
 });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller } from '@nestjs/common';
-import type { INestMicroservice } from '@nestjs/common';
+import type { INestApplication, INestMicroservice } from '@nestjs/common';
 import { ClientTCP, MessagePattern, Payload, RpcException, Transport } from '@nestjs/microservices';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
@@ -40,6 +40,16 @@ class PaymentsController {
     await store.set(`balance:${data.id}`, before + 1);
     sections.push({ key: data.id, enteredAt, leftAt: performance.now() });
     return { id: data.id, balance: before + 1, resources: this.redlock.current()?.resources };
+  }
+
+  /** Holds its lock a while, so calls that do not exclude each other are seen side by side. */
+  @MessagePattern('hold')
+  @Locked('order:<id>', { wait: 0 })
+  async hold(@Payload() data: Pay) {
+    const enteredAt = performance.now();
+    await sleep(300);
+    sections.push({ key: data.id, enteredAt, leftAt: performance.now() });
+    return data.id;
   }
 
   @MessagePattern('pay-now')
@@ -132,7 +142,8 @@ describe(`@Locked on a microservice handler (TCP transport, @nestjs/microservice
 
   it('messages for different ids do not wait for each other', async () => {
     const ids = ['d1', 'd2', 'd3', 'd4'];
-    await Promise.all(ids.map((id) => send('pay', { id })));
+    // wait: 0 — a lock shared between different ids would make all but one fail busy.
+    await expect(Promise.all(ids.map((id) => send('hold', { id })))).resolves.toEqual(ids);
     const mine = sections.filter((s) => ids.includes(s.key));
     // All four were inside their sections at one moment: no lock between different orders.
     const lastEnter = Math.max(...mine.map((s) => s.enteredAt));
@@ -159,9 +170,11 @@ describe(`@Locked on a microservice handler (TCP transport, @nestjs/microservice
     const held = await other.acquire('order:b1');
     try {
       const error = await failure('pay-now', { id: 'b1' });
-      // The TCP transport sends the error as JSON: the enumerable fields of the LockBusyError
-      // arrive as a plain object (an Error's `message` is not enumerable, so it does not).
+      // The TCP transport sends the error as JSON; RedlockExceptionFilter makes it a plain
+      // object first, or an Error's `message` (not enumerable) would not arrive.
       expect(error).toEqual({
+        status: 'error',
+        message: expect.stringMatching(/^lock on "order:b1" is held by another owner \(1 attempt over \d+ ms\)$/),
         name: 'LockBusyError',
         code: 'LOCK_BUSY',
         resources: ['order:b1'],
@@ -203,12 +216,12 @@ describe(`@Locked on a microservice handler (TCP transport, @nestjs/microservice
   it('releases the lock once the reply completes: another client can take the key at once', async () => {
     // The app reaches the nodes through slowed proxies and `other` directly: a release still in
     // flight when the reply completed would show up as a busy key here.
-    // lastValueFrom: the TCP server sends a handler's value in one packet and the end of the
-    // reply in a later one; only the end is sent after the release (the value is not, yet).
+    // firstValueFrom: the TCP server sends a handler's value the moment it is emitted, before
+    // the end of the reply; the interceptor emits it only after the release.
     for (const node of cluster.nodes) node.proxy.setLatency(15);
     try {
       for (let i = 0; i < 8; i++) {
-        await lastValueFrom(client.send('pay-now', { id: 'r1' }));
+        await firstValueFrom(client.send('pay-now', { id: 'r1' }));
         const lock = await other.tryAcquire('order:r1');
         expect(lock).not.toBeNull();
         await lock!.release();
@@ -216,5 +229,42 @@ describe(`@Locked on a microservice handler (TCP transport, @nestjs/microservice
     } finally {
       for (const node of cluster.nodes) node.proxy.setLatency(0);
     }
+  });
+});
+
+describe('@Locked on a hybrid app\'s microservice (connectMicroservice without inheritAppConfig)', () => {
+  // Nest gives such a microservice none of the app's global filters: the filter @Locked puts
+  // on the method is what keeps a busy lock from becoming "Internal server error".
+  let hybrid: INestApplication;
+  let hybridClient: ClientTCP;
+
+  beforeAll(async () => {
+    const ref = await Test.createTestingModule({
+      imports: [RedlockModule.forRoot({ nodes: cluster.urls() })],
+      controllers: [PaymentsController],
+    }).compile();
+    hybrid = ref.createNestApplication({ logger: false });
+    const microservice = hybrid.connectMicroservice<MicroserviceOptions>({ transport: Transport.TCP, options: { host: '127.0.0.1', port: 0 } });
+    await hybrid.startAllMicroservices();
+    await hybrid.init();
+    const { port } = microservice.unwrap<Server>().address() as AddressInfo;
+    hybridClient = new ClientTCP({ host: '127.0.0.1', port });
+    await hybridClient.connect();
+  });
+
+  afterAll(async () => {
+    await hybridClient?.close();
+    await hybrid?.close();
+  });
+
+  it('busy reaches the client as the LockBusyError, not as "Internal server error"', async () => {
+    const held = await other.acquire('order:h1');
+    try {
+      const error = await firstValueFrom(hybridClient.send('pay-now', { id: 'h1' })).catch((e: unknown) => e);
+      expect(error).toMatchObject({ status: 'error', name: 'LockBusyError', code: 'LOCK_BUSY', resources: ['order:h1'] });
+    } finally {
+      await held.release();
+    }
+    await expect(firstValueFrom(hybridClient.send('pay-now', { id: 'h1' }))).resolves.toEqual({ paid: 'h1', resources: ['order:h1'] });
   });
 });
