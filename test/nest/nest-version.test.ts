@@ -22,8 +22,11 @@ const pinned = JSON.parse(readFileSync(`${repoRoot}${install}/package.json`, 'ut
 const pins = { ...pinned.devDependencies, ...pinned.dependencies };
 const expectedMajor = Number(/\d+/.exec(pins['@nestjs/core'] ?? '')?.[0]);
 
-/** The packages that follow NestJS's own version numbers (@nestjs/schedule does not). */
-const framework = ['common', 'core', 'testing', 'platform-express', 'platform-fastify', 'microservices', 'websockets'];
+/** The packages that follow NestJS's own version numbers (@nestjs/schedule and @nestjs/swagger do not). */
+const framework = ['common', 'core', 'testing', 'platform-express', 'platform-fastify', 'platform-ws', 'microservices', 'websockets'];
+
+/** Packages with their own version line: each install pins the line for its NestJS. */
+const companions = ['schedule', 'swagger'];
 
 /**
  * The version of the package that `import '@nestjs/<name>'` loads: resolved as the tests' and the
@@ -75,8 +78,8 @@ describe(`NestJS under test (install: ${install})`, () => {
     expectPinned(name, version);
   });
 
-  it('@nestjs/schedule is the one the install pins', () => {
-    expectPinned('schedule', loaded('schedule'));
+  it.each(companions)('@nestjs/%s is the one the install pins', (name) => {
+    expectPinned(name, loaded(name));
   });
 
   it.each(['rxjs', 'reflect-metadata'])('NestJS and the tests load the same %s install', (name) => {
