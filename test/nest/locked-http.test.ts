@@ -14,8 +14,9 @@ import {
   Query,
   Sse,
   UseGuards,
+  UseInterceptors,
 } from '@nestjs/common';
-import type { CanActivate, ExecutionContext, INestApplication, MessageEvent } from '@nestjs/common';
+import type { CallHandler, CanActivate, ExecutionContext, INestApplication, MessageEvent, NestInterceptor } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -52,6 +53,17 @@ class AdminGuard implements CanActivate {
 }
 
 let skippedRuns = 0;
+
+/** Says in a header whether it ran inside the lock of the handler it wraps. */
+@Injectable()
+class LockProbe implements NestInterceptor {
+  constructor(private readonly redlock: RedlockService) {}
+
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const held = this.redlock.current()?.resources.join(',') ?? 'none';
+    return next.handle().pipe(map((body) => ({ body, probe: held })));
+  }
+}
 
 @Controller('orders')
 class OrdersController {
@@ -116,6 +128,20 @@ class OrdersController {
   @Locked(['order:<body.order.id>', 'tenant:<headers.x-tenant>'], { wait: 0 })
   byBody(@Body() body: { order: { id: string } }) {
     return { resources: this.redlock.current()?.resources, id: body.order.id };
+  }
+
+  @Get(':id/probe-above')
+  @UseInterceptors(LockProbe)
+  @Locked('order:<id>', { wait: 0 })
+  probeAbove() {
+    return 'ok';
+  }
+
+  @Get(':id/probe-below')
+  @Locked('order:<id>', { wait: 0 })
+  @UseInterceptors(LockProbe)
+  probeBelow() {
+    return 'ok';
   }
 
   @Get('broken/:id')
@@ -302,6 +328,11 @@ describe.each<Kind>(['express', 'fastify'])('@Locked on HTTP handlers (%s)', (ki
     const stream = openStream(`${url}/orders/17/skippable`);
     expect(await stream.ended).toBe(200);
     expect(stream.events).toHaveLength(2);
+  });
+
+  it('a method interceptor written above @Locked runs inside the lock, one written below it outside', async () => {
+    expect((await request(url).get('/orders/31/probe-above').expect(200)).body).toEqual({ body: 'ok', probe: 'order:31' });
+    expect((await request(url).get('/orders/31/probe-below').expect(200)).body).toEqual({ body: 'ok', probe: 'none' });
   });
 
   it('resolves placeholders from the query, the body and the headers, whatever the handler names its parameters', async () => {

@@ -1,14 +1,16 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Controller } from '@nestjs/common';
+import { Catch, Controller, UseFilters } from '@nestjs/common';
+import type { RpcExceptionFilter } from '@nestjs/common';
 import type { INestApplication, INestMicroservice } from '@nestjs/common';
 import { ClientTCP, MessagePattern, Payload, RpcException, Transport } from '@nestjs/microservices';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import type { AddressInfo, Server } from 'node:net';
-import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
-import { Locked, Redlock, RedlockModule, RedlockService } from '../../../lib/index.js';
+import { firstValueFrom, lastValueFrom, throwError, toArray } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { LockBusyError, Locked, Redlock, RedlockModule, RedlockService } from '../../../lib/index.js';
 import { startRedisNodes, type RedisNodes } from '../../support/redis-nodes.js';
 import { keysOn } from '../lock-keys.js';
 import { findSectionOverlaps, sleep, versions, type Section } from './support.js';
@@ -25,6 +27,14 @@ const sections: Section[] = [];
 let runs = 0;
 
 type Pay = { id: string };
+
+/** A user's own answer to a busy lock, written above @Locked so Nest tries it first. */
+@Catch(LockBusyError)
+class OwnBusyFilter implements RpcExceptionFilter<LockBusyError> {
+  catch(error: LockBusyError): Observable<never> {
+    return throwError(() => ({ mine: true, code: error.code }));
+  }
+}
 
 @Controller()
 class PaymentsController {
@@ -57,6 +67,13 @@ class PaymentsController {
   payNow(@Payload() data: Pay) {
     runs++;
     return { paid: data.id, resources: this.redlock.current()?.resources };
+  }
+
+  @MessagePattern('pay-own-filter')
+  @UseFilters(OwnBusyFilter)
+  @Locked('order:<id>', { wait: 0 })
+  payOwnFilter(@Payload() data: Pay) {
+    return { paid: data.id };
   }
 
   @MessagePattern('pay-skip')
@@ -185,6 +202,16 @@ describe(`@Locked on a microservice handler (TCP transport, @nestjs/microservice
     } finally {
       await held.release();
     }
+  });
+
+  it('a filter of its own written above @Locked answers a busy lock instead of RedlockExceptionFilter', async () => {
+    const held = await other.acquire('order:f1');
+    try {
+      await expect(failure('pay-own-filter', { id: 'f1' })).resolves.toEqual({ mine: true, code: 'LOCK_BUSY' });
+    } finally {
+      await held.release();
+    }
+    await expect(send('pay-own-filter', { id: 'f1' })).resolves.toEqual({ paid: 'f1' });
   });
 
   it("busy with onBusy 'skip': the handler does not run and the client gets an empty reply", async () => {
