@@ -13,7 +13,7 @@ import { Locked, Redlock, RedlockModule, RedlockService } from '../../../lib/ind
 import { LOCK_BUSY_MESSAGE, QUORUM_UNAVAILABLE_MESSAGE } from '../../../lib/public-lock-error.js';
 import { startRedisNodes, type RedisNodes } from '../../support/redis-nodes.js';
 import { keysOn } from '../lock-keys.js';
-import { findSectionOverlaps, sleep, versions, type Section } from './support.js';
+import { findSectionOverlaps, payOnce, sleep, versions, type Section } from './support.js';
 
 /*
  * @Locked on GraphQL resolvers, through the real Apollo driver on Express: HTTP POSTs to
@@ -60,12 +60,8 @@ class PaymentsResolver {
   @Mutation()
   @Locked('order:<id>', { wait: 20_000 })
   async pay(@Args('id') id: string) {
-    const enteredAt = performance.now();
-    const before = Number((await store.get(`balance:${id}`)) ?? 0);
-    await sleep(10);
-    await store.set(`balance:${id}`, before + 1);
-    sections.push({ key: id, enteredAt, leftAt: performance.now() });
-    return { id, balance: before + 1, resources: this.redlock.current()?.resources };
+    const balance = await payOnce(store, id, sections);
+    return { id, balance, resources: this.redlock.current()?.resources };
   }
 
   @Mutation()

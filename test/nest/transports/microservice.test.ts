@@ -13,7 +13,7 @@ import type { Observable } from 'rxjs';
 import { LockBusyError, Locked, Redlock, RedlockModule, RedlockService } from '../../../lib/index.js';
 import { startRedisNodes, type RedisNodes } from '../../support/redis-nodes.js';
 import { keysOn } from '../lock-keys.js';
-import { findSectionOverlaps, sleep, versions, type Section } from './support.js';
+import { findSectionOverlaps, payOnce, sleep, versions, type Section } from './support.js';
 
 /*
  * @Locked on @MessagePattern handlers, through the real TCP transport: a Nest microservice on a
@@ -44,12 +44,8 @@ class PaymentsController {
   @MessagePattern('pay')
   @Locked('order:<id>', { wait: 20_000 })
   async pay(@Payload() data: Pay) {
-    const enteredAt = performance.now();
-    const before = Number((await store.get(`balance:${data.id}`)) ?? 0);
-    await sleep(10);
-    await store.set(`balance:${data.id}`, before + 1);
-    sections.push({ key: data.id, enteredAt, leftAt: performance.now() });
-    return { id: data.id, balance: before + 1, resources: this.redlock.current()?.resources };
+    const balance = await payOnce(store, data.id, sections);
+    return { id: data.id, balance, resources: this.redlock.current()?.resources };
   }
 
   /** Holds its lock a while, so calls that do not exclude each other are seen side by side. */

@@ -12,6 +12,19 @@ export interface Section {
   leftAt: number;
 }
 
+/**
+ * The critical section every transport's 'pay' handler runs: read the balance, pause, write it
+ * back plus one. Without mutual exclusion concurrent calls lose updates. Records the section.
+ */
+export async function payOnce(store: { get(key: string): Promise<string | null>; set(key: string, value: number): Promise<unknown> }, id: string, sections: Section[]): Promise<number> {
+  const enteredAt = performance.now();
+  const before = Number((await store.get(`balance:${id}`)) ?? 0);
+  await sleep(10);
+  await store.set(`balance:${id}`, before + 1);
+  sections.push({ key: id, enteredAt, leftAt: performance.now() });
+  return before + 1;
+}
+
 /** Pairs of sections of one key that were inside at the same time; [] when they were serialized. */
 export function findSectionOverlaps(sections: readonly Section[]): [Section, Section][] {
   const overlaps: [Section, Section][] = [];

@@ -11,7 +11,7 @@ import type { Lock } from '../../../lib/index.js';
 import { LOCK_BUSY_MESSAGE } from '../../../lib/public-lock-error.js';
 import { startRedisNodes, type RedisNodes } from '../../support/redis-nodes.js';
 import { keysOn } from '../lock-keys.js';
-import { findSectionOverlaps, sleep, versions, type Section } from './support.js';
+import { findSectionOverlaps, payOnce, sleep, versions, type Section } from './support.js';
 
 /*
  * @Locked on @SubscribeMessage handlers, through the real `ws` transport: @nestjs/platform-ws's
@@ -45,12 +45,8 @@ class PaymentsGateway {
   @SubscribeMessage('pay')
   @Locked('order:<id>', { wait: 20_000 })
   async pay(@MessageBody() data: Pay) {
-    const enteredAt = performance.now();
-    const before = Number((await store.get(`balance:${data.id}`)) ?? 0);
-    await sleep(10);
-    await store.set(`balance:${data.id}`, before + 1);
-    sections.push({ key: data.id, enteredAt, leftAt: performance.now() });
-    return { event: 'paid', data: { id: data.id, balance: before + 1, resources: this.redlock.current()?.resources } };
+    const balance = await payOnce(store, data.id, sections);
+    return { event: 'paid', data: { id: data.id, balance, resources: this.redlock.current()?.resources } };
   }
 
   @SubscribeMessage('pay-now')
