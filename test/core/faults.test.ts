@@ -1,6 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redlock } from '../../lib/core/redlock.js';
+import { monotonicClock } from '../../lib/core/clock.js';
+import type { Clock } from '../../lib/core/clock.js';
 import { QuorumUnavailableError } from '../../lib/core/errors.js';
+import { ACQUIRE } from '../../lib/core/scripts.js';
 import { startRedisNodes } from '../support/redis-nodes.js';
 import type { RedisNodes } from '../support/redis-nodes.js';
 
@@ -205,6 +208,21 @@ describe('even split and late writes', () => {
     expect(values).toEqual([null, null, null]);
   });
 
+  it('rule 7: the clean-up of a failed attempt runs even when the caller aborts during it', async () => {
+    // Nodes 1 and 2 are taken: the attempt fails as soon as they answer, while our write to the
+    // slow node 0 is still on its way. The abort comes during the clean-up, which must go on.
+    await Promise.all([1, 2].map((i) => cluster.nodes[i].client().set('lock:k', 'other', 'PX', 10_000)));
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    cluster.nodes[0].proxy.setLatency(NODE_TIMEOUT / 4); // each way
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 5);
+    await expect(rl.acquire('k', { signal: controller.signal, wait: 2_000 })).rejects.toMatchObject({ code: 'ABORTED' });
+    await sleep(NODE_TIMEOUT * 3);
+    const values = await Promise.all([0, 1, 2].map((i) => cluster.nodes[i].client().get('lock:k')));
+    expect(values).toEqual([null, 'other', 'other']);
+  });
+
   it('rule 1: a late write of our own earlier attempt does not block our retry', async () => {
     // Node 0 is slow: attempt 1 loses it (timeout) and is busy on node 1, so it retries;
     // by then node 0 may hold our own token, which must count as a yes, not as busy.
@@ -215,5 +233,62 @@ describe('even split and late writes', () => {
     const lock = await rl.acquire('k', { wait: 3_000 });
     expect(lock.remaining).toBeGreaterThan(0);
     await lock.release();
+  });
+});
+
+describe('rule 1: one token per acquire call, and our own token counts as ours', () => {
+  it('the acquire script takes a key that holds our token (refreshing its lease) and refuses another token', async () => {
+    const client = cluster.nodes[0].client();
+    await client.set('lock:own', 'our-token', 'PX', 500);
+    expect(await client.eval(ACQUIRE.source, 1, 'lock:own', 'our-token', 5_000)).toBe(1);
+    expect(await client.pttl('lock:own')).toBeGreaterThan(4_000);
+    expect(await client.eval(ACQUIRE.source, 1, 'lock:own', 'their-token', 5_000)).toBe(0);
+    expect(await client.get('lock:own')).toBe('our-token');
+  });
+
+  it('every attempt of one acquire call writes the same token, the one the lock ends up with', async () => {
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    const tokens: string[] = [];
+    for (const client of rl.clients) {
+      const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+        if (args[0] === ACQUIRE.sha && args[2] === 'lock:retried') tokens.push(String(args[3]));
+        return evalsha(...args);
+      };
+    }
+    // Busy on a majority for 300 ms: several attempts before it is free.
+    await Promise.all([0, 1].map((i) => cluster.nodes[i].client().set('lock:retried', 'other', 'PX', 300)));
+    const lock = await rl.acquire('retried', { wait: 3_000 });
+    expect(tokens.length).toBeGreaterThanOrEqual(6); // at least two attempts on three nodes
+    expect(new Set(tokens)).toEqual(new Set([lock.value]));
+    const second = await rl.acquire('other-call');
+    expect(second.value).not.toBe(lock.value);
+    await Promise.all([lock.release(), second.release()]);
+  });
+});
+
+describe('rule 6: a quorum is not enough without validity left', () => {
+  it('a round that outlasts the lease fails as QUORUM_UNAVAILABLE ("too late") and is cleaned up on every node', async () => {
+    // The engine's clock jumps past the whole lease while the round is on the wire, as a long
+    // pause between the writes and their replies would make it: every node says yes, in vain.
+    let offset = 0;
+    const clock: Clock = { now: () => monotonicClock.now() + offset, setTimer: monotonicClock.setTimer };
+    const rl = new Redlock(cluster.urls().slice(0, 3), { ttl: TTL, clock });
+    open.push(rl);
+    await (await rl.acquire('warm')).release();
+    let jumps = 0;
+    for (const client of rl.clients) {
+      const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+        if (args[0] === ACQUIRE.sha && args[2] === 'lock:late' && jumps++ === 0) offset += TTL * 2;
+        return evalsha(...args);
+      };
+    }
+    const error = await rl.acquire('late', { wait: 0 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QuorumUnavailableError);
+    expect((error as Error).message).toMatch(/too late to leave any validity/);
+    const values = await Promise.all([0, 1, 2].map((i) => cluster.nodes[i].client().get('lock:late')));
+    expect(values).toEqual([null, null, null]);
   });
 });
