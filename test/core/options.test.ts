@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { Redlock } from '../../lib/core/redlock.js';
 import { RedlockConfigError } from '../../lib/core/errors.js';
-import { defaultNodeTimeout } from '../../lib/core/options.js';
+import { DEFAULTS, defaultNodeTimeout } from '../../lib/core/options.js';
 
 // A client that never connects: validation must fail before any connection is used.
 const idle = () => new Redis({ lazyConnect: true });
@@ -97,6 +97,10 @@ describe('bad options and arguments give RedlockConfigError naming the field', (
 });
 
 describe('defaults', () => {
+  it('fit an HTTP service: ttl 10 s, wait 5 s, keys under lock:', () => {
+    expect(DEFAULTS).toMatchObject({ ttl: 10_000, wait: 5_000, keyPrefix: 'lock:' });
+  });
+
   it('the per-node timeout is a few percent of the ttl, clamped to tens of ms, and below the ttl', () => {
     expect(defaultNodeTimeout(10_000)).toBe(500);
     expect(defaultNodeTimeout(1_000)).toBe(50);

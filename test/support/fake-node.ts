@@ -5,7 +5,7 @@ export type FakeBehaviour = 'yes' | 'no' | 'error' | 'hang';
 
 /**
  * A scripted node for timing and quorum logic: it answers every script with a fixed vote,
- * fails, or never answers. `answerAfter` delays the answer on the caller's fake clock.
+ * fails, or never answers (until `wake()`).
  */
 export class FakeNode implements LockNode {
   readonly calls: { script: string; keys: readonly string[]; args: readonly (string | number)[] }[] = [];
