@@ -1,39 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { monotonicClock } from '../../lib/core/clock.js';
-import type { Clock } from '../../lib/core/clock.js';
 import { LockLostError } from '../../lib/core/errors.js';
 import { Redlock } from '../../lib/core/redlock.js';
+import { countingClock } from '../support/counting-clock.js';
 import { startRedisNodes } from '../support/redis-nodes.js';
 import type { RedisNodes } from '../support/redis-nodes.js';
-
-/** The real clock, counting the timers that are still live (set, neither fired nor cancelled). */
-function countingClock(): Clock & { live(): number } {
-  let live = 0;
-  return {
-    now: () => monotonicClock.now(),
-    setTimer(fn, ms) {
-      live += 1;
-      let done = false;
-      const finish = () => {
-        if (!done) {
-          done = true;
-          live -= 1;
-        }
-      };
-      const timer = monotonicClock.setTimer(() => {
-        finish();
-        fn();
-      }, ms);
-      return {
-        cancel: () => {
-          finish();
-          timer.cancel();
-        },
-      };
-    },
-    live: () => live,
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
