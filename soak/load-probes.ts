@@ -5,6 +5,7 @@
  */
 import { createHook } from 'node:async_hooks';
 import { createHistogram } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import type { RecordableHistogram } from 'node:perf_hooks';
 import type { Clock, Redlock, Timer } from '../lib/core/index.js';
 import { monotonicClock } from '../lib/core/index.js';
@@ -75,12 +76,21 @@ export class TimerTracker {
     return except ? live.filter((e) => !except.test(creatorFrame(e.origin))).length : live.length;
   }
 
+  /**
+   * Like count(), but only the ref'd ones (those that keep the process alive). Unlike
+   * getActiveResourcesInfo() it can leave out a test runner's own timers.
+   */
+  countRefd(type: 'Timeout' | 'Immediate' = 'Timeout', except?: RegExp): number {
+    const refd = this.live(type).filter((e) => (e.ref.deref() as { hasRef?: () => boolean } | undefined)?.hasRef?.() === true);
+    return except ? refd.filter((e) => !except.test(creatorFrame(e.origin))).length : refd.length;
+  }
+
   /** Creation stacks of the live ones (only with `withStacks`), to find who left them. */
   stacks(type: 'Timeout' | 'Immediate' = 'Timeout'): string[] {
     return this.live(type).map((e) => e.origin?.stack ?? '(no stack recorded)');
   }
 
-  private live(type: string): { origin?: Error }[] {
+  private live(type: string): { ref: WeakRef<object>; origin?: Error }[] {
     this.sweep();
     return [...this.seen.values()].filter((e) => e.type === type);
   }
@@ -95,11 +105,13 @@ export class TimerTracker {
   }
 }
 
+/** This file: its frames (the hook, creationTrace, under whatever names V8 gives them) are never the creator. */
+const HERE = fileURLToPath(import.meta.url);
+
 /** The first frame of a creation trace that is neither Node's own code nor this hook. */
 function creatorFrame(trace: Error | undefined): string {
   const frames = (trace?.stack ?? '').split('\n').slice(1);
-  const ours = /\bat (creationTrace|AsyncHook\.init) /;
-  return frames.find((f) => !f.includes('(node:') && !f.includes(' node:') && !ours.test(f)) ?? '';
+  return frames.find((f) => !f.includes('(node:') && !f.includes(' node:') && !f.includes(HERE)) ?? '';
 }
 
 /** The frames of the code creating a timer, past the async_hooks ones; text built only if read. */

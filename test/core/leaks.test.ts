@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LockAbortedError } from '../../lib/core/errors.js';
 import type { Lock } from '../../lib/core/lock.js';
 import { Redlock } from '../../lib/core/redlock.js';
-import { activeResources, countingClock, heldLockCount, listenerSnapshot, TimerTracker } from '../../soak/load-probes.js';
+import { countingClock, heldLockCount, listenerSnapshot, TimerTracker } from '../../soak/load-probes.js';
 import { startRedisNodes } from '../support/redis-nodes.js';
 import type { RedisNodes } from '../support/redis-nodes.js';
 
@@ -76,7 +76,7 @@ describe('leak guard: nothing of the engine outlives its locks', () => {
       await turn();
       const baseline = {
         timeouts: timeouts(),
-        refTimeouts: activeResources().Timeout ?? 0,
+        refTimeouts: tracker.countRefd('Timeout', JEST_TIMERS),
         listeners: listenerSnapshot(rl.clients),
       };
       expect(clock.live()).toBe(0);
@@ -147,7 +147,7 @@ describe('leak guard: nothing of the engine outlives its locks', () => {
       expect(clock.live()).toBe(0);
       expect(heldLockCount(rl)).toBe(0);
       expect(timeouts()).toBe(baseline.timeouts);
-      expect(activeResources().Timeout ?? 0).toBe(baseline.refTimeouts);
+      expect(tracker.countRefd('Timeout', JEST_TIMERS)).toBe(baseline.refTimeouts);
       expect(listenerSnapshot(rl.clients)).toEqual(baseline.listeners);
 
       // quit(): the instance's own client listeners go; its connections end.
