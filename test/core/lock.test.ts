@@ -161,13 +161,7 @@ describe('Lock timing (rules 10-13) with fake nodes and a fake clock', () => {
 
 describe('a holder frozen past its warning time (rule 10)', () => {
   it('sees the signal aborted on its first look, before the warning timer ran', async () => {
-    const nodes = fakeNodes('yes', 'yes', 'yes');
-    const clock = new FakeClock();
-    const lost: LockLostError[] = [];
-    const lock = new LockHandle(
-      { nodeSet: new NodeSet(nodes, clock), clock, driftFactor: DRIFT_FACTOR, nodeTimeout: 50, onLost: (_l, e) => lost.push(e), onReleased: () => undefined },
-      { resources: ['r'], keys: ['lock:r'], value: 'token', ttl: TTL, validUntil: clock.now() + 500 },
-    );
+    const { clock, lock, lost } = makeLock(fakeNodes('yes', 'yes', 'yes'), { validFor: 500 });
     // Time jumps past the deadline without any timer running (the process was stopped).
     (clock as unknown as { time: number }).time += 600;
     expect(lock.remaining).toBe(0);
@@ -176,13 +170,7 @@ describe('a holder frozen past its warning time (rule 10)', () => {
   });
 
   it('a release after the lease ran out reports the loss instead of hiding it', async () => {
-    const nodes = fakeNodes('no', 'no', 'no');
-    const clock = new FakeClock();
-    const lost: LockLostError[] = [];
-    const lock = new LockHandle(
-      { nodeSet: new NodeSet(nodes, clock), clock, driftFactor: DRIFT_FACTOR, nodeTimeout: 50, onLost: (_l, e) => lost.push(e), onReleased: () => undefined },
-      { resources: ['r'], keys: ['lock:r'], value: 'token', ttl: TTL, validUntil: clock.now() + 500 },
-    );
+    const { clock, lock, lost } = makeLock(fakeNodes('no', 'no', 'no'), { validFor: 500 });
     (clock as unknown as { time: number }).time += 600;
     expect(await lock.release()).toEqual({ released: false, nodes: 0 });
     expect(lost).toHaveLength(1);
