@@ -9,11 +9,26 @@ import { TcpProxy } from './tcp-proxy.js';
 export interface StartOptions {
   /**
    * Run with `appendonly yes` + `appendfsync always` (default true): every acknowledged write
-   * survives a kill, as the README tells users to run their lock nodes. Such nodes also count
-   * at once after a restart (the engine's restart guard trusts durable nodes).
+   * survives a kill, as the README tells users to run their lock nodes.
    * `false` = no persistence: a restarted node comes back empty, the hazard rule 15 is about.
    */
   persist?: boolean;
+  /**
+   * Nodes as a new user starts them: `redis-server --port P`, nothing else (the default config:
+   * RDB save points, no AOF), each in a data dir of its own. `persist` does not apply.
+   */
+  plain?: boolean;
+}
+
+export interface RestartOptions {
+  /** Run with AOF (appendfsync always) from now on; default: as the node was started. */
+  persist?: boolean;
+  /**
+   * What the new server finds in its data dir: 'kept' (the default with persist: its AOF),
+   * 'wiped' (the default without: it starts empty, also a durable node on a new disk), or
+   * 'snapshot': only the RDB file of the last SAVE, which it loads (writes after it are lost).
+   */
+  data?: 'kept' | 'wiped' | 'snapshot';
 }
 
 export interface RedisNode {
@@ -36,7 +51,7 @@ export interface RedisNode {
    * the data dir and runs without persistence (an empty, non-durable node). Resolves once it
    * answers PING.
    */
-  restart(opts?: { persist?: boolean }): Promise<void>;
+  restart(opts?: RestartOptions): Promise<void>;
   /** SIGSTOP: the server keeps its connections but answers nothing. */
   pause(): void;
   /** SIGCONT. No-op when not paused. */
@@ -74,6 +89,7 @@ class ManagedNode implements RedisNode {
     readonly proxy: TcpProxy,
     private readonly dir: string,
     private readonly persistent: boolean,
+    private readonly plain: boolean,
     private server: RedisProcess,
   ) {}
 
@@ -94,11 +110,13 @@ class ManagedNode implements RedisNode {
     await this.server.kill();
   }
 
-  async restart(opts: { persist?: boolean } = {}): Promise<void> {
+  async restart(opts: RestartOptions = {}): Promise<void> {
     await this.kill();
     const persist = opts.persist ?? this.persistent;
-    if (!persist) await emptyDir(this.dir);
-    this.server = await RedisProcess.start({ port: this.directPort, dir: this.dir, appendOnly: persist });
+    const data = opts.data ?? (persist ? 'kept' : 'wiped');
+    if (data === 'wiped') await emptyDir(this.dir);
+    if (data === 'snapshot') await emptyDir(this.dir, ['dump.rdb']);
+    this.server = await RedisProcess.start({ port: this.directPort, dir: this.dir, appendOnly: persist, plain: this.plain });
   }
 
   pause(): void {
@@ -154,8 +172,9 @@ class ManagedNode implements RedisNode {
 /** Starts `count` independent redis-server masters, each behind its own TcpProxy. */
 export async function startRedisNodes(count: number, opts: StartOptions = {}): Promise<RedisNodes> {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`startRedisNodes: bad count ${count}`);
-  const persistent = opts.persist ?? true;
-  const started = await Promise.allSettled(Array.from({ length: count }, (_, index) => startNode(index, persistent)));
+  const persistent = opts.plain ? false : (opts.persist ?? true);
+  const plain = opts.plain ?? false;
+  const started = await Promise.allSettled(Array.from({ length: count }, (_, index) => startNode(index, persistent, plain)));
   const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failure = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failure !== undefined) {
@@ -174,13 +193,13 @@ export async function startRedisNodes(count: number, opts: StartOptions = {}): P
   };
 }
 
-async function startNode(index: number, persistent: boolean): Promise<ManagedNode> {
+async function startNode(index: number, persistent: boolean, plain: boolean): Promise<ManagedNode> {
   const dir = await mkdtemp(join(tmpdir(), `redlock-node${index}-`));
   let server: RedisProcess | undefined;
   try {
-    server = await startOnFreePort(dir, persistent);
+    server = await startOnFreePort(dir, persistent, plain);
     const proxy = await TcpProxy.start(server.port, HOST);
-    return new ManagedNode(index, server.port, proxy, dir, persistent, server);
+    return new ManagedNode(index, server.port, proxy, dir, persistent, plain, server);
   } catch (error) {
     await server?.kill();
     await rm(dir, { recursive: true, force: true });
@@ -189,10 +208,10 @@ async function startNode(index: number, persistent: boolean): Promise<ManagedNod
 }
 
 /** A free port can be taken before redis-server binds it: try a fresh one a few times. */
-async function startOnFreePort(dir: string, appendOnly: boolean): Promise<RedisProcess> {
+async function startOnFreePort(dir: string, appendOnly: boolean, plain: boolean): Promise<RedisProcess> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await RedisProcess.start({ port: await freePort(HOST), dir, appendOnly });
+      return await RedisProcess.start({ port: await freePort(HOST), dir, appendOnly, plain });
     } catch (error) {
       if (!(error instanceof RedisStartError && error.addressInUse) || attempt >= PORT_ATTEMPTS) throw error;
     }
@@ -200,7 +219,7 @@ async function startOnFreePort(dir: string, appendOnly: boolean): Promise<RedisP
 }
 
 /** Remove the contents but keep the directory (mkdtemp made it private to us). */
-async function emptyDir(dir: string): Promise<void> {
-  const entries = await readdir(dir);
+async function emptyDir(dir: string, keep: readonly string[] = []): Promise<void> {
+  const entries = (await readdir(dir)).filter((entry) => !keep.includes(entry));
   await Promise.all(entries.map((entry) => rm(join(dir, entry), { recursive: true, force: true })));
 }

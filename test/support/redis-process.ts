@@ -30,6 +30,12 @@ export interface RedisProcessOptions {
   /** appendonly yes + appendfsync always: every acknowledged write survives a SIGKILL. */
   readonly appendOnly: boolean;
   readonly startTimeoutMs?: number;
+  /**
+   * Start it as a new user would: `redis-server --port P` and nothing else, so the default
+   * config applies (RDB save points, no AOF, all interfaces with protected mode). `appendOnly`
+   * and `extraArgs` are ignored.
+   */
+  readonly plain?: boolean;
   /** More redis-server arguments (ACL users, a TLS port…), appended as given. */
   readonly extraArgs?: readonly string[];
   /** Credentials the start-up probe sends first (AUTH), for a server whose default user is off. */
@@ -61,7 +67,7 @@ export class RedisProcess {
 
   /** Spawns redis-server and resolves once it answers PING; on failure nothing is left running. */
   static async start(options: RedisProcessOptions): Promise<RedisProcess> {
-    const args = [
+    const args = options.plain ? ['--port', String(options.port)] : [
       '--port', String(options.port),
       '--bind', '127.0.0.1',
       '--save', '',

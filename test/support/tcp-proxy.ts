@@ -78,7 +78,10 @@ export class TcpProxy {
   private latencyMs = 0;
   private stalled = false;
   private refusing = false;
+  private sticky = false;
   private readonly pairs = new Set<Pair>();
+  /** Client sockets of sticky connections (see keepClientsOnServerLoss). */
+  private readonly stickyClients = new Set<Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -127,11 +130,21 @@ export class TcpProxy {
   /** Destroy every current connection pair, as a network cut or a server crash would. */
   dropConnections(): void {
     for (const pair of [...this.pairs]) this.destroyPair(pair);
+    for (const client of [...this.stickyClients]) client.destroy();
   }
 
   /** While on, new connections are accepted and destroyed at once (an RST-like refusal). */
   refuse(on: boolean): void {
     this.refusing = on;
+  }
+
+  /**
+   * While on, new connections are sticky: when the server side goes away (a restart), the client's
+   * connection stays open and the proxy dials the server again, as a load balancer or a sidecar
+   * proxy may. The client never sees a reconnection. Latency and stalls do not apply to them.
+   */
+  keepClientsOnServerLoss(on: boolean): void {
+    this.sticky = on;
   }
 
   reset(): void {
@@ -141,7 +154,7 @@ export class TcpProxy {
   }
 
   get connectionCount(): number {
-    return this.pairs.size;
+    return this.pairs.size + this.stickyClients.size;
   }
 
   async close(): Promise<void> {
@@ -158,6 +171,7 @@ export class TcpProxy {
       return;
     }
     client.setNoDelay(true);
+    if (this.sticky) return this.acceptSticky(client);
     const server = connect({ port: this.targetPort, host: this.targetHost });
     server.setNoDelay(true);
     const stalled = (): boolean => this.stalled;
@@ -177,6 +191,49 @@ export class TcpProxy {
         else this.forgetIfDone(pair);
       });
     }
+  }
+
+  /** See keepClientsOnServerLoss: bytes are relayed as they come; a lost server is dialled again. */
+  private acceptSticky(client: Socket): void {
+    this.stickyClients.add(client);
+    let server: Socket | undefined;
+    let connected = false;
+    let closed = false;
+    /** Client bytes that arrive while no server is connected wait for the next one. */
+    let pending: Buffer[] = [];
+    const dial = (): void => {
+      if (closed) return;
+      const socket = connect({ port: this.targetPort, host: this.targetHost });
+      socket.setNoDelay(true);
+      server = socket;
+      connected = false;
+      socket.on('connect', () => {
+        connected = true;
+        for (const chunk of pending) socket.write(chunk);
+        pending = [];
+      });
+      socket.on('data', (chunk: Buffer) => client.write(chunk));
+      let lost = false;
+      const onLost = (): void => {
+        if (lost) return;
+        lost = true;
+        socket.destroy();
+        if (server === socket) server = undefined;
+        if (!closed) setTimeout(dial, 20).unref();
+      };
+      socket.on('error', onLost);
+      socket.on('close', onLost);
+    };
+    client.on('data', (chunk: Buffer) => {
+      if (server && connected) server.write(chunk);
+      else pending.push(chunk);
+    });
+    client.on('close', () => {
+      closed = true;
+      this.stickyClients.delete(client);
+      server?.destroy();
+    });
+    dial();
   }
 
   private destroyPair(pair: Pair): void {
