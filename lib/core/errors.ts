@@ -40,15 +40,23 @@ export interface NodeError {
   /** `host:port` (or a label) of the node; never contains a password or user name. */
   readonly address: string;
   readonly message: string;
+  /** The node sits out of the quorum (rule 15) and its votes count again in this many ms. */
+  readonly countsAgainInMs?: number;
 }
 
 /** Too few nodes answered to decide either way. */
 export class QuorumUnavailableError extends RedlockError {
   readonly nodeErrors: readonly NodeError[];
+  /**
+   * When a quorum is known to count again, ms from when the error was raised: set when enough
+   * of the failed nodes only sit out for a known time (rule 15); undefined when nobody knows.
+   */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, nodeErrors: readonly NodeError[]) {
+  constructor(message: string, nodeErrors: readonly NodeError[], retryAfterMs?: number) {
     super('QUORUM_UNAVAILABLE', message);
     this.nodeErrors = nodeErrors;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -1,6 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { LockNode } from './lock-node.js';
-import { NodeRestartGuard, parseInfo } from './node-restart-guard.js';
 import type { LockScript } from './scripts.js';
 
 export type RedisConnection = Redis | Cluster;
@@ -29,21 +28,29 @@ function firstContactOf(client: RedisConnection): Promise<void> {
   });
 }
 
+/** Rule 15: how a node that answers NOSCRIPT asks the boot sentinel (scripts.ts) whether its server is new. */
+export interface BootCheck {
+  readonly sentinel: LockScript;
+  /** The node's marker and quarantine keys (and any key after them, unused by the sentinel). */
+  readonly keys: readonly string[];
+  /** The least time a restarted node stays out, ms (the sentinel uses the lease it recorded, if longer). */
+  readonly window: () => number;
+}
+
 /**
  * A LockNode over an ioredis client. Scripts go by EVALSHA and fall back to EVAL on NOSCRIPT,
- * so a node that restarted with an empty script cache recovers on the first call.
+ * so a node that restarted with an empty script cache recovers on the first call; before that
+ * fallback the boot sentinel runs, so a new server process is quarantined before any of our
+ * scripts runs on it (in band, so also behind a proxy that keeps our connection open).
  *
  * It also watches the connection, so a node going down is reported once (not once per
- * command), fails calls at once while the client is reconnecting instead of queueing them,
- * and on every (re)connection learns the server's uptime and durability for the restart guard.
+ * command) and calls fail at once while the client is reconnecting instead of queueing them.
  */
 export class IoredisNode implements LockNode {
   private health: NodeHealth = 'up';
   private readonly detach: () => void;
-  /** Bumped on every connection change, so a late INFO answer cannot describe a newer server. */
-  private generation = 0;
-  /** The INFO round trip under way since the last (re)connection, if any. */
-  private learning: Promise<void> | undefined;
+  /** The boot check under way, shared by every call that met NOSCRIPT meanwhile. */
+  private checkingBoot: Promise<void> | undefined;
   /**
    * Settles when the client first connected, failed, or after FIRST_CONTACT_MS: the first
    * acquire waits for it, so setting up a connection is not charged to the per-node timeout.
@@ -54,21 +61,14 @@ export class IoredisNode implements LockNode {
     readonly index: number,
     readonly address: string,
     readonly client: RedisConnection,
-    private readonly guard: NodeRestartGuard,
+    private readonly boot: BootCheck,
     private readonly onHealthChange: (node: IoredisNode, health: NodeHealth, error?: Error) => void,
   ) {
     // An ioredis client without an 'error' listener crashes the process when its node goes
     // down; our listener keeps the process alive and turns it into a health change.
     const onError = (error: Error) => this.setHealth('down', error);
-    const onClose = () => {
-      this.generation += 1;
-      this.guard.forget();
-      this.setHealth('down');
-    };
-    const onReady = () => {
-      this.setHealth('up');
-      this.learning = this.learnServerFacts();
-    };
+    const onClose = () => this.setHealth('down');
+    const onReady = () => this.setHealth('up');
     client.on('error', onError);
     client.on('close', onClose);
     client.on('ready', onReady);
@@ -77,7 +77,6 @@ export class IoredisNode implements LockNode {
       client.off('close', onClose);
       client.off('ready', onReady);
     };
-    if ((client as Redis).status === 'ready') this.learning = this.learnServerFacts();
     this.firstContact = firstContactOf(client);
   }
 
@@ -89,42 +88,31 @@ export class IoredisNode implements LockNode {
     try {
       return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      if (!isNoScript(error)) throw error;
+      await this.checkBoot();
       return await this.client.eval(script.source, keys.length, ...keys, ...args);
     }
   }
 
-  /** Waits for what the (re)connection is still finding out, then asks the guard. */
-  async acquireVeto(): Promise<string | undefined> {
-    await this.learning;
-    return this.guard.vetoReason();
-  }
-
   /** Stop listening to the client (the connection itself is closed, or not, by its owner). */
   dispose(): void {
-    this.generation += 1;
     this.detach();
   }
 
-  private async learnServerFacts(): Promise<void> {
-    const generation = ++this.generation;
-    const { clock } = this.guard;
-    let facts;
-    try {
-      // One round trip: INFO for uptime and AOF, CONFIG GET for the fsync policy (may be refused).
-      const replies = (await this.client.pipeline().info().config('GET', 'appendfsync').exec()) ?? [];
-      const [infoError, info] = replies[0] ?? [new Error('no INFO reply')];
-      if (infoError) throw infoError;
-      const parsed = parseInfo(String(info));
-      const [configError, fsync] = replies[1] ?? [new Error('no CONFIG reply')];
-      const durable = parsed.aofEnabled && !configError && (fsync as string[])[1] === 'always';
-      // uptime_in_seconds is rounded down, so the estimate errs towards a later start: safe.
-      facts = { startedAt: clock.now() - (parsed.uptimeSeconds ?? 0) * 1_000, durable, runId: parsed.runId };
-    } catch {
-      // INFO refused (ACL) or the connection went away: assume it restarted just now.
-      facts = { startedAt: clock.now(), durable: false, runId: undefined };
-    }
-    if (generation === this.generation) this.guard.learn(facts);
+  /** Rule 15: NOSCRIPT for the sentinel too means a new server process: it quarantines itself. */
+  private checkBoot(): Promise<void> {
+    this.checkingBoot ??= (async () => {
+      const { sentinel, keys, window } = this.boot;
+      try {
+        await this.client.evalsha(sentinel.sha, keys.length, ...keys, '0', window());
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        await this.client.eval(sentinel.source, keys.length, ...keys, '1', window());
+      }
+    })().finally(() => {
+      this.checkingBoot = undefined;
+    });
+    return this.checkingBoot;
   }
 
   private setHealth(health: NodeHealth, error?: Error): void {
@@ -132,4 +120,8 @@ export class IoredisNode implements LockNode {
     this.health = health;
     this.onHealthChange(this, health, error);
   }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }

@@ -11,6 +11,4 @@ export interface LockNode {
   readonly address: string;
   /** Run a script; rejects on any node-side or connection failure. No timeout here: quorum.ts applies one. */
   run(script: LockScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
-  /** Why this node's "yes" to an acquire must not count right now (rule 15), or undefined. */
-  acquireVeto?(): string | undefined | Promise<string | undefined>;
 }

@@ -1,5 +1,7 @@
+import type { AmnesiaGuard } from './amnesia-guard.js';
 import type { Clock } from './clock.js';
 import type { LockNode } from './lock-node.js';
+import { standingOf } from './node-standing.js';
 import { runRound } from './quorum.js';
 import type { RoundOutcome } from './quorum.js';
 import { ACQUIRE, EXTEND, RELEASE } from './scripts.js';
@@ -12,6 +14,8 @@ export class NodeSet {
   constructor(
     readonly nodes: readonly LockNode[],
     private readonly clock: Clock,
+    /** Rule 15: judges where each node stands before its acquire vote counts. */
+    private readonly amnesia: AmnesiaGuard,
   ) {}
 
   get size(): number {
@@ -19,20 +23,32 @@ export class NodeSet {
   }
 
   /**
-   * Rule 2: one atomic write per node (Lua SET … PX over all keys). Rule 15: a node that
-   * restarted within a lease still gets the write, but its yes counts as a failure.
+   * Rule 2: one atomic write per node (Lua SET … PX over all keys). Rule 15: a node that sits
+   * out of the quorum (amnesia-guard.ts) still gets the write, but its yes counts as a failure.
    */
   acquire(keys: readonly string[], token: string, ttl: number, timeoutMs: number): Promise<RoundOutcome> {
+    const scriptKeys = [...keys, ...this.amnesia.keys];
+    // The census waits a little less than a node may take, so its verdict still counts.
+    const census = this.amnesia.enabled ? this.amnesia.census(this.nodes, Math.max(1, Math.floor(timeoutMs * 0.75))) : undefined;
     return runRound({
       nodes: this.nodes,
       timeoutMs,
       clock: this.clock,
       decideEarly: true,
       ask: async (node) => {
-        const yes = (await node.run(ACQUIRE, keys, [token, ttl])) === 1;
-        const veto = yes ? await node.acquireVeto?.() : undefined;
-        if (veto) throw new Error(veto);
-        return yes;
+        let reply: unknown;
+        try {
+          reply = await node.run(ACQUIRE, scriptKeys, [token, ttl]);
+        } catch (error) {
+          census?.record(node.index, 'failed');
+          throw error;
+        }
+        const standing = standingOf(reply);
+        if (census) {
+          census.record(node.index, standing);
+          await this.amnesia.judge(node, standing, census);
+        }
+        return standing.taken;
       },
     });
   }
@@ -44,7 +60,7 @@ export class NodeSet {
       timeoutMs,
       clock: this.clock,
       decideEarly: true,
-      ask: async (node) => (await node.run(EXTEND, keys, [token, ttl])) === 1,
+      ask: async (node) => (await node.run(EXTEND, [...keys, this.amnesia.keys[0]], [token, ttl])) === 1,
     });
   }
 
@@ -62,3 +78,4 @@ export class NodeSet {
     });
   }
 }
+

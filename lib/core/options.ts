@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import { monotonicClock } from './clock.js';
+import { RESERVED_RESOURCE_PREFIX } from './amnesia-guard.js';
 import { RedlockConfigError } from './errors.js';
 
 /** Options of `new Redlock(nodes, options)`. */
@@ -19,10 +20,10 @@ export interface RedlockOptions {
   /** Per-node reply timeout, ms. Default: 5 % of the ttl, clamped to 50..500 ms (and below ttl / 2). */
   nodeTimeout?: number;
   /**
-   * Rule 15, enforced by the client: a node that restarted less than this long ago, and is not
-   * durable (AOF with appendfsync always), does not count towards an acquire quorum.
-   * `true` (default) = the largest ttl this instance has used; a number = that many ms
-   * (set it when other clients use longer leases); `false` = off.
+   * Rule 15, enforced by the client: a node that restarted or lost its data does not count
+   * towards an acquire quorum until the largest lease in use has passed since that was seen.
+   * `true` (default) = the largest lease recorded on the nodes or used by this instance; a
+   * number = at least that many ms; `false` = off (every vote counts).
    */
   restartGuard?: boolean | number;
   /** Monotonic time source; meant for tests that drive time by hand. */
@@ -50,7 +51,7 @@ export interface EngineSettings {
   readonly driftFactor: number;
   /** undefined = derive from each call's ttl. */
   readonly nodeTimeout: number | undefined;
-  /** 'largest-ttl', a fixed window in ms, or 0 for off. */
+  /** 'largest-ttl', a least window in ms, or 0 for off. */
   readonly restartGuard: 'largest-ttl' | number;
   readonly clock: Clock;
 }
@@ -147,6 +148,11 @@ export function resolveResources(resources: unknown, field = 'resources'): reado
   list.forEach((r, i) => {
     if (typeof r !== 'string' || r.length === 0) {
       throw new RedlockConfigError(Array.isArray(resources) ? `${field}[${i}]` : field, `must be a non-empty string, got ${show(r)}`);
+    }
+  });
+  list.forEach((r, i) => {
+    if ((r as string).startsWith(RESERVED_RESOURCE_PREFIX)) {
+      throw new RedlockConfigError(Array.isArray(resources) ? `${field}[${i}]` : field, `must not start with "${RESERVED_RESOURCE_PREFIX}" (reserved for the library's own keys)`);
     }
   });
   if (new Set(list).size !== list.length) {

@@ -108,7 +108,7 @@ export function runRound(spec: RoundSpec): Promise<RoundOutcome> {
           answered = true;
           timer.cancel();
           timers.delete(timer);
-          errors.push({ node: node.index, address: node.address, message: messageOf(error) });
+          errors.push(nodeErrorOf(node, error));
           afterVote();
         },
       );
@@ -116,6 +116,20 @@ export function runRound(spec: RoundSpec): Promise<RoundOutcome> {
   });
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+function nodeErrorOf(node: LockNode, error: unknown): NodeError {
+  const message = error instanceof Error ? error.message : String(error);
+  const countsAgainInMs = (error as { countsAgainInMs?: unknown } | null)?.countsAgainInMs;
+  return typeof countsAgainInMs === 'number'
+    ? { node: node.index, address: node.address, message, countsAgainInMs }
+    : { node: node.index, address: node.address, message };
+}
+
+/**
+ * An unavailable round's way back, ms (rule 15): the quorum counts again once enough failed nodes
+ * are back, so when at least that many only sit out for a known time, the soonest such moment.
+ */
+export function quorumReturnsIn(outcome: RoundOutcome, nodeCount: number): number | undefined {
+  const needed = outcome.errors.length - (nodeCount - quorumOf(nodeCount));
+  const known = outcome.errors.flatMap((e) => (e.countsAgainInMs === undefined ? [] : [e.countsAgainInMs])).sort((a, b) => a - b);
+  return needed > 0 && known.length >= needed ? known[needed - 1] : undefined;
 }

@@ -6,15 +6,17 @@ import { openConnection, validateNodeSpecs } from './connections.js';
 import type { NodeSpec, OpenedConnection } from './connections.js';
 import { LockAbortedError, LockBusyError, QuorumUnavailableError, RedlockConfigError } from './errors.js';
 import type { LockLostError, NodeError } from './errors.js';
+import { AmnesiaGuard } from './amnesia-guard.js';
+import type { NodeOutInfo } from './amnesia-guard.js';
 import { IoredisNode } from './ioredis-node.js';
-import { NodeRestartGuard } from './node-restart-guard.js';
 import type { RedisConnection } from './ioredis-node.js';
 import { LockHandle } from './lock.js';
 import type { Lock, LockContext, ReleaseResult } from './lock.js';
 import { NodeSet } from './node-set.js';
 import { resolveCallSettings, resolveEngineSettings, resolveResources } from './options.js';
 import type { AcquireOptions, CallSettings, EngineSettings, RedlockOptions } from './options.js';
-import { verdictOf } from './quorum.js';
+import { quorumReturnsIn, verdictOf } from './quorum.js';
+import { bootSentinel } from './scripts.js';
 import type { RoundOutcome } from './quorum.js';
 
 /** Events a Redlock instance emits; none is called 'error', so none can crash the process. */
@@ -22,6 +24,11 @@ export interface RedlockEvents {
   /** A node's connection failed; emitted once per outage, not per command. */
   nodeDown: [info: { node: number; address: string; error?: Error }];
   nodeUp: [info: { node: number; address: string }];
+  /**
+   * Rule 15: a node's acquire votes stop counting (it restarted or lost its data, or it cannot
+   * yet be told from a fresh node); emitted once per episode, with when it counts again if known.
+   */
+  nodeOut: [info: NodeOutInfo];
   /** A held lock was lost (failed extension, or validity ran out without one). */
   lockLost: [info: { resources: readonly string[]; error: LockLostError }];
   /** A release did not reach a quorum (the lock may linger until its ttl ends). */
@@ -41,8 +48,9 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   private readonly nodeSet: NodeSet;
   private readonly held = new Set<LockHandle>();
   private closing: Promise<void> | undefined;
-  /** The longest lease this instance has asked for: a restarted node stays out that long. */
+  /** The longest lease this instance has asked for: a node that lost its data stays out at least that long. */
   private largestTtl: number;
+  private readonly amnesia: AmnesiaGuard;
   /** Every node connected or failed once (bounded): see IoredisNode.firstContact. */
   private readonly firstContact: Promise<unknown>;
 
@@ -51,17 +59,24 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     const specs = validateNodeSpecs(nodes);
     this.settings = resolveEngineSettings(options);
     this.largestTtl = this.settings.ttl;
-    const { restartGuard, clock } = this.settings;
-    const guardWindow = () => (restartGuard === 'largest-ttl' ? this.largestTtl : restartGuard);
+    const { restartGuard, clock, keyPrefix } = this.settings;
+    this.amnesia = new AmnesiaGuard({
+      keyPrefix,
+      clock,
+      restartGuard,
+      ownLargestLease: () => this.largestTtl,
+      onNodeOut: (info) => this.emit('nodeOut', info),
+    });
+    const boot = { sentinel: bootSentinel(keyPrefix), keys: this.amnesia.keys.slice(0, 2), window: () => this.amnesia.window() };
     this.connections = specs.map((spec) => openConnection(spec));
     this.ioredisNodes = this.connections.map(
       (c, index) =>
-        new IoredisNode(index, c.address, c.client, new NodeRestartGuard(clock, guardWindow), (node, health, error) => {
+        new IoredisNode(index, c.address, c.client, boot, (node, health, error) => {
           if (health === 'down') this.emit('nodeDown', { node: node.index, address: node.address, error });
           else this.emit('nodeUp', { node: node.index, address: node.address });
         }),
     );
-    this.nodeSet = new NodeSet(this.ioredisNodes, this.settings.clock);
+    this.nodeSet = new NodeSet(this.ioredisNodes, clock, this.amnesia);
     this.firstContact = Promise.all(this.ioredisNodes.map((node) => node.firstContact));
   }
 
@@ -171,7 +186,11 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       await this.nodeSet.release(keys, token, call.nodeTimeout);
 
       if (verdict === 'unavailable') {
-        throw new QuorumUnavailableError(unavailableMessage(resources, outcome, this.nodeSet.size), outcome.errors);
+        throw new QuorumUnavailableError(
+          unavailableMessage(resources, outcome, this.nodeSet.size),
+          outcome.errors,
+          quorumReturnsIn(outcome, this.nodeSet.size),
+        );
       }
       lastFailure = { kind: verdict === 'busy' ? 'busy' : 'late', outcome };
 

@@ -240,9 +240,12 @@ describe('rule 1: one token per acquire call, and our own token counts as ours',
   it('the acquire script takes a key that holds our token (refreshing its lease) and refuses another token', async () => {
     const client = cluster.nodes[0].client();
     await client.set('lock:own', 'our-token', 'PX', 500);
-    expect(await client.eval(ACQUIRE.source, 1, 'lock:own', 'our-token', 5_000)).toBe(1);
+    // KEYS: the lock's key, then the node's marker, quarantine and birth keys; reply {taken, standing, ms, birth}.
+    const acquire = (token: string) =>
+      client.eval(ACQUIRE.source, 4, 'lock:own', 'lock:__redlock__:marker', 'lock:__redlock__:quarantine', 'lock:__redlock__:birth', token, 5_000);
+    expect(await acquire('our-token')).toEqual([1, expect.any(Number), expect.any(Number), expect.any(Number)]);
     expect(await client.pttl('lock:own')).toBeGreaterThan(4_000);
-    expect(await client.eval(ACQUIRE.source, 1, 'lock:own', 'their-token', 5_000)).toBe(0);
+    expect(await acquire('their-token')).toEqual([0, expect.any(Number), expect.any(Number), expect.any(Number)]);
     expect(await client.get('lock:own')).toBe('our-token');
   });
 
@@ -253,7 +256,8 @@ describe('rule 1: one token per acquire call, and our own token counts as ours',
     for (const client of rl.clients) {
       const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
       (client as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
-        if (args[0] === ACQUIRE.sha && args[2] === 'lock:retried') tokens.push(String(args[3]));
+        // EVALSHA sha numkeys ...keys token ttl: the token follows the keys.
+        if (args[0] === ACQUIRE.sha && args[2] === 'lock:retried') tokens.push(String(args[2 + Number(args[1])]));
         return evalsha(...args);
       };
     }

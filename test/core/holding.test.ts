@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { LockLostError } from '../../lib/core/errors.js';
+import { LockLostError, QuorumUnavailableError } from '../../lib/core/errors.js';
 import { Redlock } from '../../lib/core/redlock.js';
 import { countingClock } from '../support/counting-clock.js';
 import { startRedisNodes } from '../support/redis-nodes.js';
@@ -123,7 +123,8 @@ describe('using (rules 12 and 14)', () => {
 
   it('rule 14: a failing release never replaces the result or the error', async () => {
     const clock = countingClock();
-    const rl = redlock({ clock });
+    // A short lease: the restarted nodes sit out one lease (rule 15) before waitUntilUsable succeeds.
+    const rl = redlock({ clock, ttl: 1_000 });
     const result = await rl.using('job', async () => {
       await Promise.all(cluster.nodes.map((n) => n.kill())); // release will fail everywhere
       return 42;
@@ -157,9 +158,13 @@ describe('using (rules 12 and 14)', () => {
 
 describe('scripts (rule 2, NOSCRIPT fallback)', () => {
   it('survive SCRIPT FLUSH and a node restarted empty', async () => {
-    const rl = redlock();
+    const rl = redlock({ ttl: 1_000 });
     await (await rl.acquire('s')).release();
     await Promise.all(cluster.nodes.map((n) => n.client().script('FLUSH')));
+    // An empty script cache looks like a restart: the nodes sit out one lease (rule 15), then count.
+    const out = await rl.acquire('s').catch((e: unknown) => e as QuorumUnavailableError);
+    expect(out).toBeInstanceOf(QuorumUnavailableError);
+    await sleep((out as QuorumUnavailableError).retryAfterMs! + 20);
     const lock = await rl.acquire('s');
     await lock.extend();
     expect(await lock.release()).toEqual({ released: true, nodes: 3 });

@@ -3,10 +3,15 @@ import { leaseDeadline } from '../../lib/core/clock.js';
 import { LockLostError } from '../../lib/core/errors.js';
 import { expiryWarningMargin, LockHandle } from '../../lib/core/lock.js';
 import type { ReleaseResult } from '../../lib/core/lock.js';
+import { AmnesiaGuard } from '../../lib/core/amnesia-guard.js';
 import { NodeSet } from '../../lib/core/node-set.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { fakeNodes } from '../support/fake-node.js';
 import type { FakeNode } from '../support/fake-node.js';
+
+/** These timing tests are not about rule 15: a guard that is off. */
+const unguarded = (clock: FakeClock) =>
+  new AmnesiaGuard({ keyPrefix: 'lock:', clock, restartGuard: 0, ownLargestLease: () => TTL, onNodeOut: () => undefined });
 
 const TTL = 900;
 const DRIFT_FACTOR = 0.01;
@@ -17,7 +22,7 @@ function makeLock(nodes: FakeNode[], opts: { validFor?: number } = {}) {
   const released: ReleaseResult[] = [];
   const lock = new LockHandle(
     {
-      nodeSet: new NodeSet(nodes, clock),
+      nodeSet: new NodeSet(nodes, clock, unguarded(clock)),
       clock,
       driftFactor: DRIFT_FACTOR,
       nodeTimeout: 50,

@@ -132,7 +132,7 @@ describe('LockedInterceptor outside HTTP', () => {
       const result = await lastValueFrom(intercept('rpc', 'onOrder', [{ order: { id: 'r1' } }, { pattern: 'pay' }]));
       expect(result).toEqual({ resources: ['order:r1'], data: { order: { id: 'r1' } }, ctx: { pattern: 'pay' } });
       expect(acquire).toHaveBeenCalledTimes(1);
-      expect((await keysOn(cluster, 'lock:*')).flat()).toEqual([]);
+      expect((await keysOn(cluster, 'lock:order:*')).flat()).toEqual([]);
     } finally {
       acquire.mockRestore();
     }

@@ -3,6 +3,9 @@ import type { LockScript } from '../../lib/core/scripts.js';
 
 export type FakeBehaviour = 'yes' | 'no' | 'error' | 'hang';
 
+/** Where a fake node stands towards rule 15, as the acquire script reports it (see scripts.ts). */
+export type FakeStanding = { kind: 'served'; largestLease: number } | { kind: 'quarantined'; ms: number } | { kind: 'unmarked' };
+
 /**
  * A scripted node for timing and quorum logic: it answers every script with a fixed vote,
  * fails, or never answers (until `wake()`).
@@ -10,6 +13,13 @@ export type FakeBehaviour = 'yes' | 'no' | 'error' | 'hang';
 export class FakeNode implements LockNode {
   readonly calls: { script: string; keys: readonly string[]; args: readonly (string | number)[] }[] = [];
   private readonly hung: (() => void)[] = [];
+  /**
+   * Set it to answer acquire as the real script does, `{taken, standing, ms}`; unset, a bare
+   * 1 / 0 (a served node). A seal it receives marks it (served), with a quarantine when asked.
+   */
+  standing: FakeStanding | undefined;
+  /** With a served standing: how long the deployment still counts as being born, ms. */
+  birthMs = 0;
 
   constructor(
     readonly index: number,
@@ -21,14 +31,27 @@ export class FakeNode implements LockNode {
     this.calls.push({ script: script.name, keys, args });
     switch (this.behaviour) {
       case 'yes':
-        return Promise.resolve(script.name === 'release' ? keys.length : 1);
       case 'no':
-        return Promise.resolve(0);
+        return Promise.resolve(this.answer(script.name, this.behaviour === 'yes', keys, args));
       case 'error':
         return Promise.reject(new Error(`fake node ${this.index} failed`));
       case 'hang':
         return new Promise((resolve) => this.hung.push(() => resolve(0)));
     }
+  }
+
+  private answer(script: string, yes: boolean, keys: readonly string[], args: readonly (string | number)[]): unknown {
+    if (script === 'release') return yes ? keys.length : 0;
+    if (script === 'seal') {
+      const window = Number(args[1]);
+      this.standing = window > 0 ? { kind: 'quarantined', ms: window } : { kind: 'served', largestLease: Number(args[0]) };
+      return 1;
+    }
+    if (script !== 'acquire' || this.standing === undefined) return yes ? 1 : 0;
+    const s = this.standing;
+    const code = s.kind === 'served' ? 0 : s.kind === 'quarantined' ? 1 : 2;
+    const ms = s.kind === 'served' ? s.largestLease : s.kind === 'quarantined' ? s.ms : 0;
+    return [yes ? 1 : 0, code, ms, s.kind === 'served' ? this.birthMs : 0];
   }
 
   /** Let hung calls finish (with a "no"), as a node that wakes up late would. */

@@ -1,0 +1,180 @@
+import type { Clock } from './clock.js';
+import type { LockNode } from './lock-node.js';
+import type { NodeStanding } from './node-standing.js';
+import { RoundCensus } from './round-census.js';
+import { SEAL } from './scripts.js';
+
+/**
+ * How long a fresh deployment counts as being born after a client marked it: other clients that
+ * meet a node not yet marked meanwhile let it sit out instead of quarantining it. Far longer
+ * than marking takes (one round trip to each node, in parallel, bounded by the node timeout).
+ */
+export const BIRTH_MS = 1_000;
+
+/** Resource names starting with this are the library's own (the marker and quarantine keys). */
+export const RESERVED_RESOURCE_PREFIX = '__redlock__:';
+
+/** A node's vote does not count: it sits out of the quorum (rule 15). */
+export class NodeOutOfQuorum extends Error {
+  constructor(
+    message: string,
+    /** When its votes count again, ms from now, if known. */
+    readonly countsAgainInMs: number | undefined,
+  ) {
+    super(message);
+    this.name = 'NodeOutOfQuorum';
+  }
+}
+
+export interface NodeOutInfo {
+  readonly node: number;
+  readonly address: string;
+  readonly reason: string;
+  /** ms until its votes count again, when known. */
+  readonly countsAgainInMs: number | undefined;
+}
+
+export interface AmnesiaGuardSettings {
+  readonly keyPrefix: string;
+  readonly clock: Clock;
+  /** 'largest-ttl', a least window in ms, or 0 = off. */
+  readonly restartGuard: 'largest-ttl' | number;
+  /** The longest lease this client has asked for. */
+  readonly ownLargestLease: () => number;
+  /** Called once when a node starts sitting out (not again until it counted once more). */
+  readonly onNodeOut: (info: NodeOutInfo) => void;
+}
+
+/**
+ * Rule 15, enforced by the client: a node that lost acknowledged lock writes must not count
+ * towards an acquire quorum until the largest lease has passed since the loss was seen.
+ *
+ * Evidence, all read in band by the acquire script itself (no INFO, no CONFIG, no extra round
+ * trip while nothing is wrong):
+ * - every node keeps a **marker** (no expiry) once it served this deployment, recording the
+ *   largest lease asked of it. A node without one, while another node has one (or this client
+ *   saw it have one), lost its data: FLUSHALL, a restart without persistence, a new disk, a
+ *   failover to an empty replica. It is sealed: marker back, and a **quarantine** key that
+ *   keeps its votes out for the largest lease, on the node's own clock, for every client;
+ * - a new server process is told by the boot sentinel (scripts.ts), which quarantines a node
+ *   that kept its marker but may have lost writes since its last save (RDB, everysec, a
+ *   lagging replica);
+ * - when every node answers and none has a marker, the deployment is fresh: every node is
+ *   marked before any of their votes counts, and they count at once. For a moment (BIRTH_MS),
+ *   the marked nodes tell other clients that the others may simply not be marked yet.
+ */
+export class AmnesiaGuard {
+  /** [marker, quarantine, birth]: per node, under the key prefix. */
+  readonly keys: readonly [string, string, string];
+  /** Nodes currently known to sit out, by index (to report each episode once). */
+  private readonly out: boolean[] = [];
+  /** This client saw a node of this deployment with a marker: a node without one is amnesiac, not fresh. */
+  private deploymentServed = false;
+  private largestLeaseSeen = 0;
+  /** Until when (this client's clock) the deployment is being born: its nodes may still be unmarked. */
+  private bornUntil = Number.NEGATIVE_INFINITY;
+  /** Acquire rounds started so far. */
+  private rounds = 0;
+  /**
+   * This client found the deployment fresh and is marking it. `doneAtRound`: the rounds started
+   * when the marking was done; a round started before then may have read a node before its mark.
+   */
+  private freshSeal: { sealed: Promise<boolean>; doneAtRound: number | undefined } | undefined;
+
+  constructor(private readonly settings: AmnesiaGuardSettings) {
+    const base = settings.keyPrefix + RESERVED_RESOURCE_PREFIX;
+    this.keys = [`${base}marker`, `${base}quarantine`, `${base}birth`];
+  }
+
+  get enabled(): boolean {
+    return this.settings.restartGuard !== 0;
+  }
+
+  /** How long a node that lost its data stays out: the largest lease known to be in use. */
+  window(): number {
+    const { restartGuard, ownLargestLease } = this.settings;
+    if (restartGuard === 0) return 0;
+    const floor = restartGuard === 'largest-ttl' ? 0 : restartGuard;
+    return Math.max(floor, ownLargestLease(), this.largestLeaseSeen);
+  }
+
+  /**
+   * Rejects with NodeOutOfQuorum when this node's acquire vote must not count. An unmarked node
+   * waits for the round's census when this client knows nothing of the deployment yet.
+   */
+  async judge(node: LockNode, standing: NodeStanding, census: RoundCensus): Promise<void> {
+    if (!this.enabled) return;
+    if (standing.kind === 'served') {
+      this.noteServed(node.index, standing);
+      return;
+    }
+    if (standing.kind === 'quarantined') {
+      this.deploymentServed = true;
+      throw this.sitOut(node, standing.ms, 'it restarted or lost its data');
+    }
+    if (this.freshSeal === undefined && !this.deploymentServed) {
+      const entries = await census.complete();
+      entries.forEach((entry, index) => {
+        if (typeof entry !== 'object') return;
+        if (entry.kind === 'served') this.noteServed(index, entry);
+        if (entry.kind === 'quarantined') this.deploymentServed = true;
+      });
+      if (this.freshSeal === undefined && !this.deploymentServed) {
+        if (!entries.every((e) => typeof e === 'object' && e.kind === 'unmarked')) {
+          throw this.sitOut(node, undefined, 'it has no marker and not every node answered, so a fresh node cannot be told from one that lost its data');
+        }
+        // A fresh deployment: every node answered and none ever served.
+        const seal: NonNullable<AmnesiaGuard['freshSeal']> = { sealed: this.markFresh(census.nodes), doneAtRound: undefined };
+        void seal.sealed.then(() => (seal.doneAtRound = this.rounds));
+        this.freshSeal = seal;
+      }
+    }
+    // A reply that may have been read before our own fresh marking landed: fresh, once marked.
+    if (this.freshSeal !== undefined && (this.freshSeal.doneAtRound === undefined || census.round <= this.freshSeal.doneAtRound)) {
+      if (await this.freshSeal.sealed) return;
+      throw this.sitOut(node, undefined, 'marking the fresh deployment failed on some node');
+    }
+    if (this.settings.clock.now() < this.bornUntil) {
+      // Another client is marking a fresh deployment: this node is probably next. It does not
+      // count until it is marked, but it is not quarantined for what it may never have had.
+      throw this.sitOut(node, undefined, 'it has no marker yet while the deployment is being marked');
+    }
+    const window = this.window();
+    await node.run(SEAL, this.keys, [this.settings.ownLargestLease(), window, 0]);
+    throw this.sitOut(node, window, 'it lost its data (its marker is gone)');
+  }
+
+  /** A census for the next acquire round (rounds are numbered to order them against marking). */
+  census(nodes: readonly LockNode[], boundMs: number): RoundCensus {
+    this.rounds += 1;
+    return new RoundCensus(nodes, this.rounds, this.settings.clock, boundMs);
+  }
+
+  /**
+   * Marks every node before any of their votes counts, so that a node without a marker is never
+   * one whose vote already counted. Resolves whether every node was marked.
+   */
+  private async markFresh(nodes: readonly LockNode[]): Promise<boolean> {
+    const lease = this.settings.ownLargestLease();
+    const results = await Promise.allSettled(nodes.map((n) => n.run(SEAL, this.keys, [lease, 0, BIRTH_MS])));
+    const marked = results.every((r) => r.status === 'fulfilled');
+    if (marked) this.deploymentServed = true;
+    return marked;
+  }
+
+  private noteServed(index: number, served: { readonly largestLease: number; readonly birthMs: number }): void {
+    this.out[index] = false;
+    this.deploymentServed = true;
+    if (served.largestLease > this.largestLeaseSeen) this.largestLeaseSeen = served.largestLease;
+    if (served.birthMs > 0) this.bornUntil = Math.max(this.bornUntil, this.settings.clock.now() + served.birthMs);
+  }
+
+  private sitOut(node: LockNode, countsAgainInMs: number | undefined, reason: string): NodeOutOfQuorum {
+    if (!this.out[node.index]) {
+      this.out[node.index] = true;
+      this.settings.onNodeOut({ node: node.index, address: node.address, reason, countsAgainInMs });
+    }
+    const when = countsAgainInMs === undefined ? '' : `; its votes count again in ${Math.ceil(countsAgainInMs)} ms`;
+    return new NodeOutOfQuorum(`node sits out of the quorum: ${reason}${when}`, countsAgainInMs);
+  }
+}
