@@ -29,12 +29,20 @@ export class LockConflictException extends HttpException {
   }
 }
 
-/** 503 Service Unavailable: too few Redis nodes answered to decide (QuorumUnavailableError as `cause`). */
+/**
+ * 503 Service Unavailable: too few Redis nodes answered to decide (QuorumUnavailableError as
+ * `cause`). `retryAfter` is set when the engine knows when a quorum counts again (nodes that
+ * sit out after a restart, rule 15), and sent as the `Retry-After` header.
+ */
 export class LockUnavailableException extends HttpException {
-  constructor(options: { message?: string; cause?: unknown } = {}) {
+  /** Seconds, sent as `Retry-After`; undefined when nobody knows when the nodes return. */
+  readonly retryAfter: number | undefined;
+
+  constructor(options: { message?: string; cause?: unknown; retryAfter?: number } = {}) {
     const message = options.message ?? QUORUM_UNAVAILABLE_MESSAGE;
     super({ statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service Unavailable', message, code: 'QUORUM_UNAVAILABLE' },
       HttpStatus.SERVICE_UNAVAILABLE, { cause: options.cause });
+    this.retryAfter = options.retryAfter === undefined ? undefined : Math.max(1, Math.ceil(options.retryAfter));
   }
 }
 
@@ -46,7 +54,10 @@ export function toHttpException(error: unknown, fallbackTtl: number): unknown {
   if (error instanceof LockBusyError) {
     return new LockConflictException({ retryAfter: retryAfterSeconds(error, fallbackTtl), cause: error });
   }
-  if (error instanceof QuorumUnavailableError) return new LockUnavailableException({ cause: error });
+  if (error instanceof QuorumUnavailableError) {
+    const retryAfter = error.retryAfterMs === undefined ? undefined : error.retryAfterMs / 1000;
+    return new LockUnavailableException({ cause: error, retryAfter });
+  }
   return error;
 }
 
@@ -57,12 +68,14 @@ export function toHttpException(error: unknown, fallbackTtl: number): unknown {
  */
 export function httpErrorFor(error: unknown, response: unknown, fallbackTtl: number, adapter?: HttpServer): unknown {
   const mapped = toHttpException(error, fallbackTtl);
-  if (mapped instanceof LockConflictException) setRetryAfter(response, mapped, adapter);
+  if (mapped instanceof LockConflictException || (mapped instanceof LockUnavailableException && mapped.retryAfter !== undefined)) {
+    setRetryAfter(response, mapped.retryAfter!, adapter);
+  }
   return mapped;
 }
 
-function setRetryAfter(response: unknown, exception: LockConflictException, adapter?: HttpServer): void {
-  const value = String(exception.retryAfter);
+function setRetryAfter(response: unknown, seconds: number, adapter?: HttpServer): void {
+  const value = String(seconds);
   const res = response as { setHeader?: (n: string, v: string) => void; header?: (n: string, v: string) => void; headersSent?: boolean; sent?: boolean };
   if (!res || res.headersSent === true || res.sent === true) return;
   if (adapter) adapter.setHeader(res, 'Retry-After', value);

@@ -25,6 +25,11 @@ export class RedlockService {
     redlock.on('nodeDown', ({ node, address, error }) =>
       this.logger.warn(`Redis node #${node} (${address}) is down${error ? `: ${error.message}` : ''}`));
     redlock.on('nodeUp', ({ node, address }) => this.logger.log(`Redis node #${node} (${address}) is back up`));
+    redlock.on('nodeOut', ({ node, address, reason, countsAgainInMs }) =>
+      this.logger.warn(
+        `Redis node #${node} (${address}) does not count towards a lock quorum: ${reason}` +
+          (countsAgainInMs === undefined ? '' : `; it counts again in ${Math.ceil(countsAgainInMs / 1000)} s`),
+      ));
     redlock.on('lockLost', ({ error }) => this.logger.warn(error.message));
     redlock.on('releaseIncomplete', ({ resources, result }) =>
       this.logger.warn(
