@@ -3,12 +3,19 @@ import type { RedisNode } from '../test/support/redis-nodes.js';
 import type { ContenderPool } from './contenders.js';
 import { between, pick, shuffle } from './random.js';
 
-/** The faults of issue 4, plus the hazard of rule 15 (a node that restarts empty). */
-export const FAULT_KINDS = ['kill-node', 'pause-node', 'slow-node', 'pause-contender', 'majority-down', 'empty-restart'] as const;
+/** The faults of issue 4, plus the hazards of rule 15 (a node that loses acknowledged lock writes). */
+export const FAULT_KINDS = [
+  'kill-node', 'pause-node', 'slow-node', 'pause-contender', 'majority-down',
+  'empty-restart', 'flushall', 'proxied-restart', 'snapshot-restart', 'replaced-node',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** The faults a durable cluster must survive; `empty-restart` is the hazard scenario's own. */
+/** The faults a durable cluster must survive; the others are the amnesia scenarios' own. */
 export const SURVIVABLE_FAULTS: readonly FaultKind[] = ['kill-node', 'pause-node', 'slow-node', 'pause-contender', 'majority-down'];
+
+/** Rule 15: ways a lock node forgets locks it granted. Each is a scenario of its own. */
+export const AMNESIA_FAULTS = ['empty-restart', 'flushall', 'proxied-restart', 'snapshot-restart', 'replaced-node'] as const;
+export type AmnesiaFault = (typeof AMNESIA_FAULTS)[number];
 
 export const FAULT_LABELS: Record<FaultKind, string> = {
   'kill-node': 'kill -9 a lock node, restart it with AOF (appendfsync always)',
@@ -17,6 +24,10 @@ export const FAULT_LABELS: Record<FaultKind, string> = {
   'pause-contender': 'SIGSTOP a contender process for longer than its ttl',
   'majority-down': 'a majority of lock nodes down (kill -9), then restarted with AOF',
   'empty-restart': 'restart a lock node without persistence (it comes back empty)',
+  flushall: 'FLUSHALL on a lock node (same process, same connections)',
+  'proxied-restart': 'restart a lock node empty behind a proxy that keeps the clients\' connections open',
+  'snapshot-restart': 'restart a lock node from an RDB snapshot taken a moment before (later writes lost)',
+  'replaced-node': 'replace a durable lock node (AOF) by an empty one (a new disk)',
 };
 
 /** One fault as it happened, in machine ms (process.hrtime). */
@@ -80,6 +91,9 @@ export interface ChaosTarget {
   readonly log: (line: string) => void;
 }
 
+/** How old the snapshot a node restarts from is: locks taken meanwhile are lost. */
+const SNAPSHOT_AGE_MS: readonly [number, number] = [150, 350];
+
 /** How long pause-contender waits for a process that holds a long lock. */
 const LONG_HOLDER_WAIT_MS = 3_000;
 
@@ -97,7 +111,12 @@ export function faultLengthMs(kind: FaultKind, t: ChaosTimings): number {
     case 'majority-down':
       return t.majorityDownMs + 500;
     case 'empty-restart':
+    case 'flushall':
+    case 'proxied-restart':
+    case 'replaced-node':
       return 200;
+    case 'snapshot-restart':
+      return SNAPSHOT_AGE_MS[1] + 200;
   }
 }
 
@@ -112,8 +131,8 @@ export class Chaos {
   private stopped = false;
   private wake: (() => void) | undefined;
   private injected = 0;
-  /** The node restarted empty last time: the next one is another (a rolling restart). */
-  private lastEmpty: RedisNode | undefined;
+  /** The node that lost its data last time: the next one is another (a rolling restart). */
+  private lastAmnesiac: RedisNode | undefined;
 
   constructor(
     private readonly plan: ChaosPlan,
@@ -246,12 +265,23 @@ export class Chaos {
         }
         return;
       }
-      case 'empty-restart': {
-        const next = pick(random, nodes.filter((n) => n !== this.lastEmpty));
-        this.lastEmpty = next;
-        const event = start(`restart node ${next.index} empty (no persistence)`, [next.index]);
+      case 'empty-restart':
+      case 'flushall':
+      case 'proxied-restart':
+      case 'snapshot-restart':
+      case 'replaced-node': {
+        const next = pick(random, nodes.filter((n) => n !== this.lastAmnesiac));
+        this.lastAmnesiac = next;
+        if (kind === 'snapshot-restart') {
+          await next.client().save();
+          await this.sleep(between(random, SNAPSHOT_AGE_MS));
+        }
+        const event = start(`${FAULT_LABELS[kind].replace('a lock node', `node ${next.index}`)}`, [next.index]);
         try {
-          await next.restart({ persist: false });
+          if (kind === 'flushall') await next.flush();
+          else if (kind === 'snapshot-restart') await next.restart({ data: 'snapshot' });
+          else if (kind === 'replaced-node') await next.restart({ persist: true, data: 'wiped' });
+          else await next.restart({ persist: false });
         } finally {
           lift(event);
           end(event);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, SURVIVABLE_FAULTS, timingsFor } from './chaos.js';
-import type { FaultKind } from './chaos.js';
+import { AMNESIA_FAULTS, FAULT_KINDS, FAULT_LABELS, SURVIVABLE_FAULTS, timingsFor } from './chaos.js';
+import type { AmnesiaFault, FaultKind } from './chaos.js';
 import type { PhaseSpec, Scenario } from './phase.js';
 
 export const HELP = `npm run soak -- [options]
@@ -14,10 +14,14 @@ Scenarios
   --scenario chaos          (default) N=5 durable nodes (AOF, appendfsync always), every fault kind
   --scenario empty-restart  N=3 nodes WITHOUT persistence, restarted empty in rolling pairs while
                             locks are held (the hazard of CORRECTNESS rule 15)
+  --scenario flushall       the same, by FLUSHALL on a node (same process, same connections)
+  --scenario proxied-restart   restarted empty behind proxies that keep the clients' connections
+  --scenario snapshot-restart  restarted from an RDB snapshot taken 150-350 ms before
+  --scenario replaced-node  N=3 durable nodes (AOF), one replaced by an empty one (a new disk)
   --restart-guard on|off|both   the engine's restartGuard option (default on). With off, overlaps in
-                            empty-restart are the expected demonstration; both = the pair, off then on
+                            these scenarios are the expected demonstration; both = the pair, off then on
   --ci                      CI preset: 55 s of chaos with every fault kind exactly once, then 15 s of
-                            guarded empty-restart
+                            guarded empty-restart and 10 s of each other guarded scenario above
 
 Options (defaults for chaos / empty-restart)
   --duration <s>       seconds per phase (300 / 60)
@@ -29,7 +33,7 @@ Options (defaults for chaos / empty-restart)
   --hot-share <0..1>   share of iterations on a hot key (0.25 / 1)
   --ttl <ms>           lease (1500 / 1000)
   --wait <ms>          acquire wait (2000 / 2000)
-  --chaos <list>       fault kinds, comma-separated, or all / none (${SURVIVABLE_FAULTS.join(',')} / empty-restart)
+  --chaos <list>       fault kinds, comma-separated, or all / none (${SURVIVABLE_FAULTS.join(',')} / the scenario's own)
   --hang-bound <ms>    an acquire may take at most wait + this (500)
   --seed <n>           seed of every random choice (random)
   --report <path>      Markdown report file (.tmp/soak-report.md)
@@ -88,7 +92,9 @@ export function planFromArgs(argv: readonly string[]): RunPlan | 'help' {
   });
   if (values.help) return 'help';
   const scenario = (values.scenario ?? 'chaos') as Scenario;
-  if (scenario !== 'chaos' && scenario !== 'empty-restart') throw new UsageError(`--scenario must be chaos or empty-restart, got ${values.scenario}`);
+  if (scenario !== 'chaos' && !(AMNESIA_FAULTS as readonly string[]).includes(scenario)) {
+    throw new UsageError(`--scenario must be chaos or one of ${AMNESIA_FAULTS.join(', ')}, got ${values.scenario}`);
+  }
   const guardArg = values['restart-guard'] ?? 'on';
   if (!['on', 'off', 'both'].includes(guardArg)) throw new UsageError(`--restart-guard must be on, off or both, got ${guardArg}`);
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : int(values.seed, '--seed', 0);
@@ -118,7 +124,9 @@ export function planFromArgs(argv: readonly string[]): RunPlan | 'help' {
       rawPath,
       phases: [
         chaosPhase({ ...o, duration: o.duration ?? 55 }, true, seed, { warmupMs: 4_000, cooldownMs: 3_000, gapMs: [1_500, 2_500], rounds: 1 }),
-        emptyRestartPhase({ ...o, duration: 15, nodes: undefined, chaos: undefined }, true, seed + 1),
+        amnesiaPhase('empty-restart', { ...o, duration: 15, nodes: undefined, chaos: undefined }, true, seed + 1),
+        ...AMNESIA_FAULTS.filter((kind) => kind !== 'empty-restart').map((kind, i) =>
+          amnesiaPhase(kind, { ...o, duration: 10, nodes: undefined, chaos: undefined }, true, seed + 2 + i)),
       ],
     };
   }
@@ -128,7 +136,7 @@ export function planFromArgs(argv: readonly string[]): RunPlan | 'help' {
     seed,
     reportPath,
     rawPath,
-    phases: guards.map((guard, i) => (scenario === 'chaos' ? chaosPhase(o, guard, seed + i) : emptyRestartPhase(o, guard, seed + i))),
+    phases: guards.map((guard, i) => (scenario === 'chaos' ? chaosPhase(o, guard, seed + i) : amnesiaPhase(scenario, o, guard, seed + i))),
   };
 }
 
@@ -176,20 +184,22 @@ function chaosPhase(o: Overrides, guard: boolean, seed: number, plan: Partial<Ph
 }
 
 /**
- * The hazard of rule 15, tuned to show double grants quickly. Three nodes, so a lock often sits on
+ * The hazards of rule 15, tuned to show double grants quickly. Three nodes, so a lock often sits on
  * a bare quorum of two: whoever acquires in the ~100 ms while a just-restarted node X is still
- * reconnecting gets only the other two. Restarts come in rolling pairs: 150–350 ms after X, another
- * node Y restarts empty while those holders (holding 40–80 % of a short lease) still hold, and a
- * rival now wins on X and Y, both empty, while the first lock is valid. The guard keeps X and Y out.
+ * reconnecting gets only the other two. Losses come in rolling pairs: 150–350 ms after X, another
+ * node Y loses its data while those holders (holding 40–80 % of a short lease) still hold, and a
+ * rival now wins on X and Y, both amnesiac, while the first lock is valid. The guard keeps X and Y out.
  */
-function emptyRestartPhase(o: Overrides, guard: boolean, seed: number): PhaseSpec {
+function amnesiaPhase(kind: AmnesiaFault, o: Overrides, guard: boolean, seed: number): PhaseSpec {
   const ttl = o.ttl ?? 1_000;
   const nodes = o.nodes ?? 3;
+  const durable = kind === 'replaced-node';
   return {
-    title: `empty-restart: ${nodes} lock nodes without persistence, restarted empty in rolling pairs, restart guard ${guard ? 'on (default)' : 'OFF'}`,
-    scenario: 'empty-restart',
+    title: `${kind}: ${nodes} lock nodes ${durable ? 'with AOF (appendfsync always)' : 'without persistence'}; ${FAULT_LABELS[kind].replace('a lock node', 'a node')}, in rolling pairs; restart guard ${guard ? 'on (default)' : 'OFF'}`,
+    scenario: kind,
     nodes,
-    persist: false,
+    persist: durable,
+    stickyProxies: kind === 'proxied-restart',
     restartGuard: guard ? undefined : false,
     durationMs: (o.duration ?? 60) * 1_000,
     processes: o.processes ?? 4,
@@ -209,7 +219,7 @@ function emptyRestartPhase(o: Overrides, guard: boolean, seed: number): PhaseSpe
       writeMargin: 25,
     },
     chaos: {
-      kinds: o.chaos ?? ['empty-restart'],
+      kinds: o.chaos ?? [kind],
       warmupMs: 1_000,
       cooldownMs: 1_500,
       // Two nodes restarted 150–350 ms apart, then ~2.5 s of quiet so that the guarded run (which

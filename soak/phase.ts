@@ -13,7 +13,10 @@ import type { ContenderConfig } from './protocol.js';
 import { judge } from './verdict.js';
 import type { Verdict } from './verdict.js';
 
-export type Scenario = 'chaos' | 'empty-restart';
+import type { AmnesiaFault } from './chaos.js';
+
+/** The chaos soak, or one of the rule-15 scenarios (a node that loses acknowledged lock writes). */
+export type Scenario = 'chaos' | AmnesiaFault;
 
 /** One soak phase: its own fresh nodes, contenders and chaos. */
 export interface PhaseSpec {
@@ -22,6 +25,8 @@ export interface PhaseSpec {
   readonly nodes: number;
   /** Lock nodes with AOF + appendfsync always (durable) or without any persistence. */
   readonly persist: boolean;
+  /** The clients' connections go through proxies that keep them open when a node restarts. */
+  readonly stickyProxies?: boolean;
   readonly restartGuard: boolean | undefined;
   readonly durationMs: number;
   readonly processes: number;
@@ -62,11 +67,7 @@ export async function runPhase(spec: PhaseSpec, random: () => number, log: (line
     const data = dataNodes;
     registered.push(onInterrupt(() => data.stop()));
     const dataUrl = `redis://127.0.0.1:${dataNodes.nodes[0].directPort}`;
-    if (!spec.persist) {
-      // Fresh nodes count as "just restarted" for one lease (INFO uptime is in whole seconds):
-      // start once they are past it, so the phase measures restarts, not start-up.
-      await sleep(spec.contender.ttl + 1_100);
-    }
+    if (spec.stickyProxies) for (const node of lockNodes.nodes) node.proxy.keepClientsOnServerLoss(true);
 
     pool = new ContenderPool(
       Array.from({ length: spec.processes }, (_, proc) => ({

@@ -1,5 +1,5 @@
 import { FAULT_LABELS } from './chaos.js';
-import type { FaultEvent } from './chaos.js';
+import type { FaultEvent, FaultKind } from './chaos.js';
 import type { CheckResult } from './checker.js';
 import type { PhaseResult } from './phase.js';
 import type { Distribution } from './stats.js';
@@ -28,17 +28,20 @@ const STATUS_TEXT = {
 } as const;
 
 const HAZARD_NOTE =
-  'Rule 15: a node that restarts empty forgets the locks it granted. With three nodes a lock often rests on a bare ' +
+  'Rule 15: a node that loses its data forgets the locks it granted. With three nodes a lock often rests on a bare ' +
   'quorum of two (for instance when it was taken while a third node was still reconnecting); if one of those two ' +
-  'restarts empty, a rival can win on it and the third node while the first lock is still valid. With the restart ' +
-  'guard (the default), a client does not count the votes of a node that restarted less than the largest ttl ago ' +
-  'unless it is durable (AOF, appendfsync always), so that rival gets too few votes. Overlaps and lost updates in a ' +
-  'run with the guard OFF are the hazard being shown, not a failure of that run.';
+  'forgets it, a rival can win on it and the third node while the first lock is still valid. With the restart ' +
+  'guard (the default), such a node sits out of the quorum for the largest lease in use: the client tells it by a ' +
+  'marker key the node lost, or by a script cache that a new server process does not have, both read by the ' +
+  'acquire script itself, so that rival gets too few votes. Overlaps and lost updates in a run with the guard OFF ' +
+  'are the hazard being shown, not a failure of that run.';
+
+const isAmnesia = (scenario: string): boolean => scenario !== 'chaos';
 
 export function renderReport(info: RunInfo, phases: readonly PhaseResult[]): string {
   const out: string[] = [];
-  const hazardOnly = phases.every((p) => p.spec.scenario === 'empty-restart');
-  out.push(hazardOnly ? '# Soak report: a lock node that restarts empty (rule 15), restart guard off and on' : '# Soak report', '');
+  const hazardOnly = phases.every((p) => isAmnesia(p.spec.scenario));
+  out.push(hazardOnly ? '# Soak report: lock nodes that lose their data (rule 15), restart guard off and on' : '# Soak report', '');
   out.push(`- Command: \`${info.command}\``);
   out.push(`- Date: ${info.date} (took ${(info.wallMs / 60_000).toFixed(1)} min)`);
   out.push(`- Machine: ${info.machine}`);
@@ -85,7 +88,7 @@ function renderPhase(p: PhaseResult, index: number, firstOfScenario: boolean): s
       (k.longShare > 0 ? ` and ${Math.round(k.longShare * 100)} % long ones (auto-extended, ${k.longHoldMs[0]}–${k.longHoldMs[1]} ms), ` : ', ') +
       `${s(spec.durationMs)} of load, ${p.faults.length} faults. Result: **${STATUS_TEXT[verdict.status]}**.`,
   );
-  if (spec.scenario === 'empty-restart' && firstOfScenario) out.push('', HAZARD_NOTE);
+  if (isAmnesia(spec.scenario) && firstOfScenario) out.push('', HAZARD_NOTE);
   if (verdict.failures.length > 0) out.push('', ...verdict.failures.map((f) => `- FAIL: ${f}`));
   out.push('', '### Checks', '', '| check | result | |', '|---|---|---|');
   const expect0 = !spec.expectOverlaps;
@@ -181,13 +184,13 @@ function target(f: FaultEvent): string {
 function renderFaults(p: PhaseResult): string[] {
   const { check: c } = p;
   const out: string[] = ['', '### Faults', ''];
-  if (p.spec.scenario === 'empty-restart') {
+  if (isAmnesia(p.spec.scenario)) {
     const byNode = new Map<number, number>();
     for (const f of p.faults) for (const node of f.nodes) byNode.set(node, (byNode.get(node) ?? 0) + 1);
     out.push(
-      `${n(p.faults.length)} × ${FAULT_LABELS['empty-restart']}, never the same node twice in a row (${[...byNode.entries()].sort((a, b) => a[0] - b[0]).map(([node, count]) => `node ${node}: ${count}`).join(', ')}), ` +
+      `${n(p.faults.length)} × ${FAULT_LABELS[p.spec.scenario as FaultKind]}, never the same node twice in a row (${[...byNode.entries()].sort((a, b) => a[0] - b[0]).map(([node, count]) => `node ${node}: ${count}`).join(', ')}), ` +
         (p.spec.chaos.burst
-          ? `in bursts of ${p.spec.chaos.burst.size} restarts ${ms(p.spec.chaos.burst.gapMs[0])}–${ms(p.spec.chaos.burst.gapMs[1])} ms apart (a rolling restart faster than the lease), ` +
+          ? `in bursts of ${p.spec.chaos.burst.size} faults ${ms(p.spec.chaos.burst.gapMs[0])}–${ms(p.spec.chaos.burst.gapMs[1])} ms apart (a rolling restart faster than the lease), ` +
             `${s(p.spec.chaos.gapMs[0])}–${s(p.spec.chaos.gapMs[1])} between bursts.`
           : `${s(p.spec.chaos.gapMs[0])}–${s(p.spec.chaos.gapMs[1])} apart.`),
     );
