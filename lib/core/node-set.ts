@@ -43,7 +43,7 @@ export class NodeSet {
           census?.record(node.index, 'failed');
           throw error;
         }
-        const standing = standingOf(reply);
+        const standing = standingOf(reply, token);
         if (census) {
           census.record(node.index, standing);
           await this.amnesia.judge(node, standing, census);

@@ -10,11 +10,16 @@ export type NodeStanding =
   | { readonly kind: 'quarantined'; readonly taken: boolean; readonly ms: number }
   | { readonly kind: 'unmarked'; readonly taken: boolean };
 
-/** Reads the acquire script's `{taken, standing, ms, birth}`; a bare 1 / 0 is a served node (test doubles). */
-export function standingOf(reply: unknown): NodeStanding {
-  if (typeof reply === 'number') return { kind: 'served', taken: reply === 1, largestLease: 0, birthMs: 0 };
-  if (!Array.isArray(reply) || reply.length < 4) throw new Error(`unexpected acquire reply ${JSON.stringify(reply)}`);
-  const [taken, standing, ms, birthMs] = reply.map(Number);
+/**
+ * Reads the acquire script's `{taken, standing, ms, birth, token}`. Anything else, or another
+ * call's token, is a failure of this node: a reply paired with the wrong command (a proxy or a
+ * connection out of step) must never count as a vote.
+ */
+export function standingOf(reply: unknown, token: string): NodeStanding {
+  if (!Array.isArray(reply) || reply.length !== 5 || String(reply[4]) !== token) {
+    throw new Error('the node answered with a reply that is not this acquire\'s own (connection out of step)');
+  }
+  const [taken, standing, ms, birthMs] = reply.slice(0, 4).map(Number);
   if (standing === 1) return { kind: 'quarantined', taken: taken === 1, ms };
   if (standing === 2) return { kind: 'unmarked', taken: taken === 1 };
   return { kind: 'served', taken: taken === 1, largestLease: ms, birthMs };

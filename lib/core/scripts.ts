@@ -24,10 +24,11 @@ function script(name: string, source: string): LockScript {
  *
  * KEYS = the lock's keys, then the node's marker, quarantine and birth keys (amnesia-guard.ts).
  * Rule 15: the reply also says where this node stands, read in the same step, so telling an
- * amnesiac node costs no extra round trip: `{taken, standing, ms, birth}` with standing
+ * amnesiac node costs no extra round trip: `{taken, standing, ms, birth, token}` with standing
  * 0 = served (ms = the largest lease recorded here; birth = ms left of the deployment's birth,
  * while its nodes are still being marked), 1 = quarantined (ms = time left), 2 = no marker.
- * The marker keeps the largest lease any client asked of this node.
+ * The marker keeps the largest lease any client asked of this node. The token comes back so the
+ * client can tell a reply meant for another call (a connection out of step) from its own.
  */
 export const ACQUIRE = script(
   'acquire',
@@ -47,12 +48,12 @@ if recorded then
 end
 for i = 1, n do
   local holder = redis.call('GET', KEYS[i])
-  if holder and holder ~= ARGV[1] then return {0, standing, ms, born} end
+  if holder and holder ~= ARGV[1] then return {0, standing, ms, born, ARGV[1]} end
 end
 for i = 1, n do
   redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
 end
-return {1, standing, ms, born}`,
+return {1, standing, ms, born, ARGV[1]}`,
 );
 
 /**

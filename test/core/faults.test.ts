@@ -240,12 +240,12 @@ describe('rule 1: one token per acquire call, and our own token counts as ours',
   it('the acquire script takes a key that holds our token (refreshing its lease) and refuses another token', async () => {
     const client = cluster.nodes[0].client();
     await client.set('lock:own', 'our-token', 'PX', 500);
-    // KEYS: the lock's key, then the node's marker, quarantine and birth keys; reply {taken, standing, ms, birth}.
+    // KEYS: the lock's key, then the node's marker, quarantine and birth keys; reply {taken, standing, ms, birth, token}.
     const acquire = (token: string) =>
       client.eval(ACQUIRE.source, 4, 'lock:own', 'lock:__redlock__:marker', 'lock:__redlock__:quarantine', 'lock:__redlock__:birth', token, 5_000);
-    expect(await acquire('our-token')).toEqual([1, expect.any(Number), expect.any(Number), expect.any(Number)]);
+    expect(await acquire('our-token')).toEqual([1, expect.any(Number), expect.any(Number), expect.any(Number), 'our-token']);
     expect(await client.pttl('lock:own')).toBeGreaterThan(4_000);
-    expect(await acquire('their-token')).toEqual([0, expect.any(Number), expect.any(Number), expect.any(Number)]);
+    expect(await acquire('their-token')).toEqual([0, expect.any(Number), expect.any(Number), expect.any(Number), 'their-token']);
     expect(await client.get('lock:own')).toBe('our-token');
   });
 

@@ -14,8 +14,8 @@ export class FakeNode implements LockNode {
   readonly calls: { script: string; keys: readonly string[]; args: readonly (string | number)[] }[] = [];
   private readonly hung: (() => void)[] = [];
   /**
-   * Set it to answer acquire as the real script does, `{taken, standing, ms}`; unset, a bare
-   * 1 / 0 (a served node). A seal it receives marks it (served), with a quarantine when asked.
+   * How it answers acquire, as the real script does (`{taken, standing, ms, birth, token}`);
+   * unset, a served node. A seal it receives marks it (served), with a quarantine when asked.
    */
   standing: FakeStanding | undefined;
   /** With a served standing: how long the deployment still counts as being born, ms. */
@@ -47,11 +47,11 @@ export class FakeNode implements LockNode {
       this.standing = window > 0 ? { kind: 'quarantined', ms: window } : { kind: 'served', largestLease: Number(args[0]) };
       return 1;
     }
-    if (script !== 'acquire' || this.standing === undefined) return yes ? 1 : 0;
-    const s = this.standing;
+    if (script !== 'acquire') return yes ? 1 : 0;
+    const s = this.standing ?? { kind: 'served', largestLease: 0 };
     const code = s.kind === 'served' ? 0 : s.kind === 'quarantined' ? 1 : 2;
     const ms = s.kind === 'served' ? s.largestLease : s.kind === 'quarantined' ? s.ms : 0;
-    return [yes ? 1 : 0, code, ms, s.kind === 'served' ? this.birthMs : 0];
+    return [yes ? 1 : 0, code, ms, s.kind === 'served' ? this.birthMs : 0, String(args[0])];
   }
 
   /** Let hung calls finish (with a "no"), as a node that wakes up late would. */

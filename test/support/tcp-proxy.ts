@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { RespFrames } from './resp-frames.js';
 
 /** One queued item of a direction: a chunk of bytes, or the sender's FIN. */
 type Item = { readonly at: number; readonly chunk: Buffer } | { readonly at: number; readonly end: true };
@@ -193,14 +194,25 @@ export class TcpProxy {
     }
   }
 
-  /** See keepClientsOnServerLoss: bytes are relayed as they come; a lost server is dialled again. */
+  /**
+   * See keepClientsOnServerLoss. Relays whole RESP values and counts the commands still waiting
+   * for a reply; when the server goes away, each of them is answered with an error (as a Redis
+   * proxy does), so the client's replies stay paired with its commands. Commands sent while no
+   * server is connected wait for the next one.
+   */
   private acceptSticky(client: Socket): void {
     this.stickyClients.add(client);
+    const commands = new RespFrames();
+    const replies = new RespFrames();
     let server: Socket | undefined;
     let connected = false;
     let closed = false;
-    /** Client bytes that arrive while no server is connected wait for the next one. */
-    let pending: Buffer[] = [];
+    let inFlight = 0;
+    let waiting: Buffer[] = [];
+    const send = (socket: Socket, frame: Buffer): void => {
+      inFlight += 1;
+      socket.write(frame);
+    };
     const dial = (): void => {
       if (closed) return;
       const socket = connect({ port: this.targetPort, host: this.targetHost });
@@ -209,15 +221,22 @@ export class TcpProxy {
       connected = false;
       socket.on('connect', () => {
         connected = true;
-        for (const chunk of pending) socket.write(chunk);
-        pending = [];
+        for (const frame of waiting) send(socket, frame);
+        waiting = [];
       });
-      socket.on('data', (chunk: Buffer) => client.write(chunk));
+      socket.on('data', (chunk: Buffer) => {
+        for (const reply of replies.push(chunk)) {
+          inFlight -= 1;
+          client.write(reply);
+        }
+      });
       let lost = false;
       const onLost = (): void => {
         if (lost) return;
         lost = true;
         socket.destroy();
+        replies.clear();
+        for (; inFlight > 0; inFlight--) client.write('-ERR proxy: upstream connection lost\r\n');
         if (server === socket) server = undefined;
         if (!closed) setTimeout(dial, 20).unref();
       };
@@ -225,8 +244,10 @@ export class TcpProxy {
       socket.on('close', onLost);
     };
     client.on('data', (chunk: Buffer) => {
-      if (server && connected) server.write(chunk);
-      else pending.push(chunk);
+      for (const frame of commands.push(chunk)) {
+        if (server && connected) send(server, frame);
+        else waiting.push(frame);
+      }
     });
     client.on('close', () => {
       closed = true;
