@@ -92,7 +92,7 @@ export interface ChaosTarget {
 }
 
 /** How old the snapshot a node restarts from is: locks taken meanwhile are lost. */
-const SNAPSHOT_AGE_MS: readonly [number, number] = [150, 350];
+const SNAPSHOT_AGE_MS: readonly [number, number] = [400, 700];
 
 /** How long pause-contender waits for a process that holds a long lock. */
 const LONG_HOLDER_WAIT_MS = 3_000;

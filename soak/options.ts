@@ -16,7 +16,7 @@ Scenarios
                             locks are held (the hazard of CORRECTNESS rule 15)
   --scenario flushall       the same, by FLUSHALL on a node (same process, same connections)
   --scenario proxied-restart   restarted empty behind proxies that keep the clients' connections
-  --scenario snapshot-restart  restarted from an RDB snapshot taken 150-350 ms before
+  --scenario snapshot-restart  restarted from an RDB snapshot taken 400-700 ms before
   --scenario replaced-node  N=3 durable nodes (AOF), one replaced by an empty one (a new disk)
   --restart-guard on|off|both   the engine's restartGuard option (default on). With off, overlaps in
                             these scenarios are the expected demonstration; both = the pair, off then on
