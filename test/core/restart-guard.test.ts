@@ -205,3 +205,28 @@ describe('sitting out ends, and says when', () => {
     await expect(rl.acquire('__redlock__:marker')).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'resources' });
   });
 });
+
+describe('an ACL user limited to the scripts on keys under the prefix', () => {
+  // Everything the engine runs: EVALSHA / EVAL, and inside the scripts GET, SET, PTTL, DEL and
+  // PEXPIRE on keys under the prefix. No INFO, no CONFIG. (HELLO and AUTH are how ioredis logs in.)
+  const RULES = ['on', '>locker-pw', 'resetkeys', '~lock:*', 'resetchannels', '-@all', '+hello', '+auth', '+evalsha', '+eval', '+get', '+set', '+pttl', '+del', '+pexpire'];
+
+  it('locks a fresh deployment at once and still tells a node that lost its data', async () => {
+    const cluster = await nodes(3);
+    await Promise.all(cluster.nodes.map((n) => n.client().acl('SETUSER', 'locker', ...RULES)));
+    const users = cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port, username: 'locker', password: 'locker-pw', enableReadyCheck: false }));
+    const rl = new Redlock(users, { ttl: LEASE, retryDelay: 20, retryJitter: 20 });
+    open.push(rl);
+    const out: NodeOutInfo[] = [];
+    rl.on('nodeOut', (info) => out.push(info));
+    await (await rl.acquire('acl', { wait: 0 })).release();
+    await sleep(BIRTH_MS + 100);
+    await cluster.nodes[0].flush();
+    await (await rl.acquire('acl', { wait: 0 })).release(); // nodes 1 and 2 still make a quorum
+    expect(out).toEqual([expect.objectContaining({ node: 0, reason: expect.stringMatching(/lost its data/) })]);
+    // A restart (its script cache gone) is told the same way, with the same permissions.
+    await Promise.all([1, 2].map((i) => cluster.nodes[i].client().script('FLUSH')));
+    const error = await rl.acquire('acl', { wait: 0 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'QUORUM_UNAVAILABLE', message: expect.stringMatching(/restarted or lost its data/) });
+  });
+});
