@@ -49,8 +49,7 @@ const USAGE = `Usage: node --expose-gc --import ./tools/ts-register.mjs soak/loa
   --warmup N           warm-up cycles before the baseline (5000)
   --checkpoints N      heap checkpoints within phase 1 (5)
   --margin-mb MB       accepted heap growth over the baseline (5)
-  --no-persist         nodes without AOF (default: AOF with appendfsync always); the restart
-                       guard then keeps the fresh nodes out for one lease (~10 s) at the start
+  --no-persist         nodes without AOF (default: AOF with appendfsync always)
   --via-proxy          connect through the in-process fault-injection proxies (default: direct)
   --track-timers       also track every Timeout, unref'd ones included, with async_hooks
                        (costs ~15 % of phase-1 throughput, so the figures are taken without it)
@@ -303,7 +302,7 @@ async function main(): Promise<number> {
     return s;
   };
 
-  // --- connect; with non-durable nodes the restart guard keeps fresh nodes out for one lease ---
+  // --- connect: until the first lock is granted (fresh nodes count in the first round) ---
   const connecting = stopwatch();
   for (;;) {
     const lock = await redlock.tryAcquire('probe').catch(() => null);
