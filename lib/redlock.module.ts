@@ -3,11 +3,11 @@ import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { Redlock, RedlockConfigError } from './core/index.js';
 import { show } from './core/options.js';
-import { LockErrorsInterceptor } from './lock-errors.interceptor.js';
-import { LockedExplorer } from './locked.explorer.js';
-import { LockedInterceptor } from './locked.interceptor.js';
+import { LockErrorsInterceptor } from './errors/lock-errors.interceptor.js';
+import { LockedExplorer } from './decorators/locked.explorer.js';
+import { LockedInterceptor } from './locking/locked.interceptor.js';
 import { REDLOCK_MODULE_OPTIONS } from './redlock.constants.js';
-import { RedlockExceptionFilter } from './redlock-exception.filter.js';
+import { RedlockExceptionFilter } from './errors/redlock-exception.filter.js';
 import type { RedlockModuleOptions } from './redlock-module-options.js';
 import { RedlockService } from './redlock.service.js';
 

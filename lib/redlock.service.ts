@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DEFAULTS, LockBusyError, Redlock } from './core/index.js';
 import type { AcquireOptions, Lock } from './core/index.js';
-import { currentLock, runHolding } from './lock-context.js';
+import { currentLock, runHolding } from './locking/lock-context.js';
 import { REDLOCK_LOGGER_CONTEXT, REDLOCK_MODULE_OPTIONS } from './redlock.constants.js';
 import type { RedlockModuleOptions } from './redlock-module-options.js';
-import { noteBusyLease } from './retry-after.js';
+import { noteBusyLease } from './errors/retry-after.js';
 
 /**
  * The injectable face of the core Redlock: same acquire / tryAcquire / using, plus `current()`.

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { describe, expect, it } from '@jest/globals';
 import { Locked, RedlockConfigError } from '../../lib/index.js';
-import { LockKey } from '../../lib/lock-key.js';
-import type { LockKeySpec } from '../../lib/lock-key.js';
+import { LockKey } from '../../lib/keys/lock-key.js';
+import type { LockKeySpec } from '../../lib/keys/lock-key.js';
 
 /* eslint-disable @typescript-eslint/no-unused-vars */
 

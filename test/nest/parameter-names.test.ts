@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parameterNames } from '../../lib/parameter-names.js';
+import { parameterNames } from '../../lib/keys/parameter-names.js';
 
 /* eslint-disable @typescript-eslint/no-unused-vars */
 

@@ -10,7 +10,7 @@ import { Test } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { Locked, Redlock, RedlockModule, RedlockService } from '../../../lib/index.js';
-import { LOCK_BUSY_MESSAGE, QUORUM_UNAVAILABLE_MESSAGE } from '../../../lib/public-lock-error.js';
+import { LOCK_BUSY_MESSAGE, QUORUM_UNAVAILABLE_MESSAGE } from '../../../lib/errors/public-lock-error.js';
 import { startRedisNodes, type RedisNodes } from '../../support/redis-nodes.js';
 import { keysOn } from '../lock-keys.js';
 import { findSectionOverlaps, payOnce, sleep, versions, type Section } from './support.js';

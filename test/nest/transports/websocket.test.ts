@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { Locked, Redlock, RedlockModule, RedlockService } from '../../../lib/index.js';
 import type { Lock } from '../../../lib/index.js';
-import { LOCK_BUSY_MESSAGE } from '../../../lib/public-lock-error.js';
+import { LOCK_BUSY_MESSAGE } from '../../../lib/errors/public-lock-error.js';
 import { startRedisNodes, type RedisNodes } from '../../support/redis-nodes.js';
 import { keysOn } from '../lock-keys.js';
 import { findSectionOverlaps, payOnce, sleep, versions, type Section } from './support.js';

@@ -3,13 +3,13 @@ import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/com
 import { HttpAdapterHost } from '@nestjs/core';
 import { Observable } from 'rxjs';
 import type { Subscription } from 'rxjs';
-import type { Lock } from './core/index.js';
-import { httpErrorFor } from './http-exceptions.js';
+import type { Lock } from '../core/index.js';
+import { httpErrorFor } from '../errors/http-exceptions.js';
 import { runHolding } from './lock-context.js';
-import { instanceOf } from './locked-bindings.js';
+import { instanceOf } from '../decorators/locked-bindings.js';
 import { enterLockedCall } from './locked-call.js';
-import { lockedDefinitionOf } from './locked-definition.js';
-import { RedlockService } from './redlock.service.js';
+import { lockedDefinitionOf } from '../decorators/locked-definition.js';
+import { RedlockService } from '../redlock.service.js';
 
 /** @nestjs/common's SSE_METADATA, set by @Sse() on the handler. */
 const SSE_METADATA = '__sse__';

@@ -1,8 +1,8 @@
-import { RedlockConfigError } from './core/index.js';
-import { resolveCallSettings, resolveEngineSettings, show } from './core/options.js';
-import { LockKey } from './lock-key.js';
-import type { LockKeySpec } from './lock-key.js';
-import { LOCKED_METADATA } from './redlock.constants.js';
+import { RedlockConfigError } from '../core/index.js';
+import { resolveCallSettings, resolveEngineSettings, show } from '../core/options.js';
+import { LockKey } from '../keys/lock-key.js';
+import type { LockKeySpec } from '../keys/lock-key.js';
+import { LOCKED_METADATA } from '../redlock.constants.js';
 
 /** Options of `@Locked(key, options)`. */
 export interface LockedOptions {

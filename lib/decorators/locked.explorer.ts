@@ -2,11 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import type { Module } from '@nestjs/core/injector/module.js';
-import { RedlockConfigError } from './core/index.js';
+import { RedlockConfigError } from '../core/index.js';
 import { BindingStrength, bindClass, bindInstance, startServing, stopServing } from './locked-bindings.js';
 import { lockedDefinitionOf } from './locked-definition.js';
 import type { LockedDefinition } from './locked-definition.js';
-import { RedlockService } from './redlock.service.js';
+import { RedlockService } from '../redlock.service.js';
 
 /**
  * Metadata keys that make a method a handler Nest calls through interceptors: HTTP routes,

@@ -1,5 +1,5 @@
-import { LockBusyError } from './core/index.js';
-import type { LockBusyError as Busy, QuorumUnavailableError } from './core/index.js';
+import { LockBusyError } from '../core/index.js';
+import type { LockBusyError as Busy, QuorumUnavailableError } from '../core/index.js';
 
 /** What a client outside the service is told about a lock error: a code and a generic message. */
 export interface PublicLockError {

@@ -1,5 +1,5 @@
-import { RedlockConfigError } from './core/index.js';
-import type { RedlockService } from './redlock.service.js';
+import { RedlockConfigError } from '../core/index.js';
+import type { RedlockService } from '../redlock.service.js';
 
 /**
  * Which RedlockService a `@Locked` provider method uses. A method wrapper runs outside Nest's

@@ -1,8 +1,8 @@
-import { LockBusyError } from './core/index.js';
-import type { Lock } from './core/index.js';
+import { LockBusyError } from '../core/index.js';
+import type { Lock } from '../core/index.js';
 import { notHeld, runHolding } from './lock-context.js';
-import type { LockedDefinition } from './locked-definition.js';
-import type { RedlockService } from './redlock.service.js';
+import type { LockedDefinition } from '../decorators/locked-definition.js';
+import type { RedlockService } from '../redlock.service.js';
 
 /** How one `@Locked` call starts: it re-enters a lock its context holds, acquires one, or is skipped. */
 export type LockedEntry =

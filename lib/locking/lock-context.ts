@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Lock } from './core/index.js';
+import type { Lock } from '../core/index.js';
 
 interface HeldLock {
   /** The Redlock instance that holds it: the same name on another node set is another lock. */

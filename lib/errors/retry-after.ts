@@ -1,4 +1,4 @@
-import type { LockBusyError } from './core/index.js';
+import type { LockBusyError } from '../core/index.js';
 
 /**
  * The lease (ms) a busy acquisition asked for, by error: a LockBusyError does not carry it,

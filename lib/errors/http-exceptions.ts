@@ -1,6 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import type { HttpServer } from '@nestjs/common';
-import { LockBusyError, QuorumUnavailableError } from './core/index.js';
+import { LockBusyError, QuorumUnavailableError } from '../core/index.js';
 import { LOCK_BUSY_MESSAGE, QUORUM_UNAVAILABLE_MESSAGE } from './public-lock-error.js';
 import { retryAfterSeconds } from './retry-after.js';
 

@@ -2,11 +2,11 @@ import { Catch, Inject, Optional } from '@nestjs/common';
 import type { ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { throwError } from 'rxjs';
-import { DEFAULTS, LockBusyError, QuorumUnavailableError } from './core/index.js';
+import { DEFAULTS, LockBusyError, QuorumUnavailableError } from '../core/index.js';
 import { httpErrorFor } from './http-exceptions.js';
 import { publicLockError } from './public-lock-error.js';
-import { REDLOCK_MODULE_OPTIONS } from './redlock.constants.js';
-import type { RedlockModuleOptions } from './redlock-module-options.js';
+import { REDLOCK_MODULE_OPTIONS } from '../redlock.constants.js';
+import type { RedlockModuleOptions } from '../redlock-module-options.js';
 
 /**
  * Renders LockBusyError and QuorumUnavailableError for the transport they reached, so a busy

@@ -3,10 +3,10 @@ import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/com
 import { HttpAdapterHost } from '@nestjs/core';
 import { catchError, throwError } from 'rxjs';
 import type { Observable } from 'rxjs';
-import { DEFAULTS } from './core/index.js';
+import { DEFAULTS } from '../core/index.js';
 import { httpErrorFor } from './http-exceptions.js';
-import { REDLOCK_MODULE_OPTIONS } from './redlock.constants.js';
-import type { RedlockModuleOptions } from './redlock-module-options.js';
+import { REDLOCK_MODULE_OPTIONS } from '../redlock.constants.js';
+import type { RedlockModuleOptions } from '../redlock-module-options.js';
 
 /**
  * Registered globally by RedlockModule (APP_INTERCEPTOR): in HTTP, a LockBusyError or

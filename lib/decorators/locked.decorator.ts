@@ -1,15 +1,15 @@
 import { Logger, UseFilters, UseInterceptors } from '@nestjs/common';
 import { isObservable } from 'rxjs';
-import { RedlockConfigError } from './core/index.js';
-import { takeHandled } from './lock-context.js';
-import type { LockKeySpec } from './lock-key.js';
-import { callLocked } from './locked-call.js';
+import { RedlockConfigError } from '../core/index.js';
+import { takeHandled } from '../locking/lock-context.js';
+import type { LockKeySpec } from '../keys/lock-key.js';
+import { callLocked } from '../locking/locked-call.js';
 import { serviceFor } from './locked-bindings.js';
 import { createLockedDefinition, lockedDefinitionOf } from './locked-definition.js';
 import type { LockedDefinition, LockedOptions } from './locked-definition.js';
-import { LockedInterceptor } from './locked.interceptor.js';
-import { RedlockExceptionFilter } from './redlock-exception.filter.js';
-import { LOCKED_METADATA, REDLOCK_LOGGER_CONTEXT } from './redlock.constants.js';
+import { LockedInterceptor } from '../locking/locked.interceptor.js';
+import { RedlockExceptionFilter } from '../errors/redlock-exception.filter.js';
+import { LOCKED_METADATA, REDLOCK_LOGGER_CONTEXT } from '../redlock.constants.js';
 
 type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 

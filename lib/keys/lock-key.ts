@@ -1,4 +1,4 @@
-import { RedlockConfigError } from './core/index.js';
+import { RedlockConfigError } from '../core/index.js';
 import { parameterNames } from './parameter-names.js';
 import type { ParameterBinding, ParameterNames } from './parameter-names.js';
 
