@@ -4,6 +4,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { catchError, throwError } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { DEFAULTS } from '../core/index.js';
+import { transportOfHost } from '../keys/transports.js';
 import { httpErrorFor } from './http-exceptions.js';
 import { REDLOCK_MODULE_OPTIONS } from '../redlock.constants.js';
 import type { RedlockModuleOptions } from '../redlock-module-options.js';
@@ -27,11 +28,11 @@ export class LockErrorsInterceptor implements NestInterceptor {
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
-    const response = context.switchToHttp().getResponse<unknown>();
+    const transport = transportOfHost(context);
+    if (transport.kind !== 'http') return next.handle();
     return next.handle().pipe(
       catchError((error: unknown) =>
-        throwError(() => httpErrorFor(error, response, this.fallbackTtl, this.adapterHost?.httpAdapter))),
+        throwError(() => httpErrorFor(error, transport.response, this.fallbackTtl, this.adapterHost?.httpAdapter))),
     );
   }
 }

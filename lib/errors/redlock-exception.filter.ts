@@ -3,6 +3,7 @@ import type { ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { throwError } from 'rxjs';
 import { DEFAULTS, LockBusyError, QuorumUnavailableError } from '../core/index.js';
+import { transportOfHost } from '../keys/transports.js';
 import { httpErrorFor } from './http-exceptions.js';
 import { publicLockError } from './public-lock-error.js';
 import { REDLOCK_MODULE_OPTIONS } from '../redlock.constants.js';
@@ -36,13 +37,14 @@ export class RedlockExceptionFilter extends BaseExceptionFilter {
   }
 
   override catch(error: LockBusyError | QuorumUnavailableError, host: ArgumentsHost): unknown {
-    switch (host.getType<string>()) {
+    const transport = transportOfHost(host);
+    switch (transport.kind) {
       case 'http':
-        return super.catch(httpErrorFor(error, host.getArgByIndex(1), this.fallbackTtl, this.httpAdapterHost?.httpAdapter), host);
+        return super.catch(httpErrorFor(error, transport.response, this.fallbackTtl, this.httpAdapterHost?.httpAdapter), host);
       case 'rpc':
         return throwError(() => ({ status: 'error', ...error, name: error.name, code: error.code, message: error.message }));
       case 'ws': {
-        const client = host.switchToWs().getClient<WsClient>();
+        const client = transport.client as WsClient | undefined;
         const payload = { status: 'error', ...publicLockError(error) };
         // Socket.IO clients emit; native `ws` sockets (readyState) need a message of their own.
         if (typeof client?.readyState === 'number' && typeof client.send === 'function') {

@@ -1,3 +1,4 @@
+import type { Transport } from './transports.js';
 import { RedlockConfigError } from '../core/index.js';
 import { parameterNames } from './parameter-names.js';
 import type { ParameterBinding, ParameterNames } from './parameter-names.js';
@@ -12,7 +13,7 @@ export type LockKeySpec = string | readonly string[] | LockKeyFunction;
 /** Where a key is resolved: a provider method's own arguments, or a handler's execution context. */
 export type KeySource =
   | { readonly kind: 'method'; readonly self: unknown; readonly args: readonly unknown[] }
-  | { readonly kind: 'context'; readonly type: string; readonly self: unknown; readonly args: readonly unknown[] };
+  | { readonly kind: 'context'; readonly transport: Transport; readonly self: unknown; readonly args: readonly unknown[] };
 
 interface Placeholder {
   /** As written, e.g. `<order.id>`, for messages. */
@@ -127,7 +128,7 @@ export class LockKey {
         origin = `argument #${first}`;
       }
     } else {
-      ({ value, origin } = contextValue(placeholder, source.type, source.args, (problem) => this.error(problem)));
+      ({ value, origin } = contextValue(placeholder, source.transport, (problem) => this.error(problem)));
     }
     if (typeof value === 'string') return value;
     if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
@@ -173,32 +174,30 @@ export class LockKey {
   }
 }
 
-/** Handler contexts: where `<x>` points in the arguments Nest gives interceptors. */
+/** Handler contexts: where `<x>` points in what the transport carries. */
 function contextValue(
   placeholder: Placeholder,
-  type: string,
-  args: readonly unknown[],
+  transport: Transport,
   error: (problem: string) => Error,
 ): { value: unknown; origin: string } {
   const path = placeholder.path;
-  switch (type) {
+  switch (transport.kind) {
     case 'http': {
-      const request = args[0] as Record<string, unknown> | undefined;
       const explicit = path.length > 1 && HTTP_SOURCES.has(path[0]!);
       const [source, ...rest] = explicit ? path : ['params', ...path];
       // Node lower-cases header names.
       const field = source === 'headers' ? rest.map((s, i) => (i === 0 ? s.toLowerCase() : s)) : rest;
       const origin = source === 'params' ? `route param "${field.join('.')}"` : `request ${source}`;
-      return { value: walk(request?.[source!], field), origin };
+      return { value: walk(transport.request?.[source!], field), origin };
     }
     case 'rpc':
-      return { value: walk(args[0], path), origin: 'message payload (data)' };
+      return { value: walk(transport.data, path), origin: 'message payload (data)' };
     case 'ws':
-      return { value: walk(args[1], path), origin: 'WebSocket message data' };
+      return { value: walk(transport.data, path), origin: 'WebSocket message data' };
     case 'graphql':
-      return { value: walk(args[1], path), origin: 'GraphQL arguments' };
+      return { value: walk(transport.args, path), origin: 'GraphQL arguments' };
     default:
-      throw error(`placeholder ${placeholder.text} cannot be resolved in a "${type}" context; use a key function`);
+      throw error(`placeholder ${placeholder.text} cannot be resolved in a "${transport.type}" context; use a key function`);
   }
 }
 

@@ -9,13 +9,15 @@ import { runHolding } from './lock-context.js';
 import { instanceOf } from '../decorators/locked-bindings.js';
 import { enterLockedCall } from './locked-call.js';
 import { lockedDefinitionOf } from '../decorators/locked-definition.js';
+import { transportOfHost } from '../keys/transports.js';
+import type { Transport } from '../keys/transports.js';
 import { RedlockService } from '../redlock.service.js';
 
 /** @nestjs/common's SSE_METADATA, set by @Sse() on the handler. */
 const SSE_METADATA = '__sse__';
 
 function isSse(context: ExecutionContext): boolean {
-  return context.getType<string>() === 'http' && Reflect.getMetadata(SSE_METADATA, context.getHandler()) === true;
+  return transportOfHost(context).kind === 'http' && Reflect.getMetadata(SSE_METADATA, context.getHandler()) === true;
 }
 
 /**
@@ -38,7 +40,7 @@ export class LockedInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const definition = lockedDefinitionOf(context.getHandler());
     if (!definition) return next.handle();
-    const type = context.getType<string>();
+    const transport = transportOfHost(context);
 
     return new Observable<unknown>((subscriber) => {
       const waiting = new AbortController();
@@ -52,7 +54,7 @@ export class LockedInterceptor implements NestInterceptor {
       };
 
       const start = async (): Promise<void> => {
-        const resources = definition.key.resolve({ kind: 'context', type, self: instanceOf(context.getClass()), args: context.getArgs() });
+        const resources = definition.key.resolve({ kind: 'context', transport, self: instanceOf(context.getClass()), args: context.getArgs() });
         const entry = await enterLockedCall(this.service, resources, definition, waiting.signal);
         if (subscriber.closed) {
           // The caller went away while we waited: do not keep a lock nobody will release.
@@ -102,7 +104,7 @@ export class LockedInterceptor implements NestInterceptor {
       };
 
       start().catch((error: unknown) => {
-        if (!subscriber.closed) subscriber.error(this.mapError(error, type, context));
+        if (!subscriber.closed) subscriber.error(this.mapError(error, transport));
       });
 
       return () => {
@@ -114,8 +116,8 @@ export class LockedInterceptor implements NestInterceptor {
   }
 
   /** In HTTP, a busy lock is a 409 (with Retry-After) and too few nodes a 503; elsewhere the RedlockErrors stay. */
-  private mapError(error: unknown, type: string, context: ExecutionContext): unknown {
-    if (type !== 'http') return error;
-    return httpErrorFor(error, context.switchToHttp().getResponse(), this.service.defaultTtl, this.adapterHost?.httpAdapter);
+  private mapError(error: unknown, transport: Transport): unknown {
+    if (transport.kind !== 'http') return error;
+    return httpErrorFor(error, transport.response, this.service.defaultTtl, this.adapterHost?.httpAdapter);
   }
 }

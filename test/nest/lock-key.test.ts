@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { describe, expect, it } from '@jest/globals';
 import { Locked, RedlockConfigError } from '../../lib/index.js';
+import { transportOf } from '../../lib/keys/transports.js';
 import { LockKey } from '../../lib/keys/lock-key.js';
 import type { LockKeySpec } from '../../lib/keys/lock-key.js';
 
@@ -18,7 +19,7 @@ function key(spec: LockKeySpec, method = 'generate'): LockKey {
 }
 
 const method = (...args: unknown[]) => ({ kind: 'method' as const, self: undefined, args });
-const context = (type: string, ...args: unknown[]) => ({ kind: 'context' as const, type, self: undefined, args });
+const context = (type: string, ...args: unknown[]) => ({ kind: 'context' as const, transport: transportOf(type, args), self: undefined, args });
 
 describe('LockKey: templates are parsed once, when @Locked runs', () => {
   it.each([
