@@ -31,7 +31,7 @@ function firstContactOf(client: RedisConnection): Promise<void> {
 /** Rule 15: how a node that answers NOSCRIPT asks the boot sentinel (scripts.ts) whether its server is new. */
 export interface BootCheck {
   readonly sentinel: LockScript;
-  /** The node's marker and quarantine keys (and any key after them, unused by the sentinel). */
+  /** The node's marker and quarantine keys. */
   readonly keys: readonly string[];
   /** The least time a restarted node stays out, ms (the sentinel uses the lease it recorded, if longer). */
   readonly window: () => number;

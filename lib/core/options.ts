@@ -146,13 +146,10 @@ export function resolveResources(resources: unknown, field = 'resources'): reado
     throw new RedlockConfigError(field, `must be a non-empty string or a non-empty array of strings, got ${show(resources)}`);
   }
   list.forEach((r, i) => {
-    if (typeof r !== 'string' || r.length === 0) {
-      throw new RedlockConfigError(Array.isArray(resources) ? `${field}[${i}]` : field, `must be a non-empty string, got ${show(r)}`);
-    }
-  });
-  list.forEach((r, i) => {
-    if ((r as string).startsWith(RESERVED_RESOURCE_PREFIX)) {
-      throw new RedlockConfigError(Array.isArray(resources) ? `${field}[${i}]` : field, `must not start with "${RESERVED_RESOURCE_PREFIX}" (reserved for the library's own keys)`);
+    const name = Array.isArray(resources) ? `${field}[${i}]` : field;
+    if (typeof r !== 'string' || r.length === 0) throw new RedlockConfigError(name, `must be a non-empty string, got ${show(r)}`);
+    if (r.startsWith(RESERVED_RESOURCE_PREFIX)) {
+      throw new RedlockConfigError(name, `must not start with "${RESERVED_RESOURCE_PREFIX}" (reserved for the library's own keys)`);
     }
   });
   if (new Set(list).size !== list.length) {
