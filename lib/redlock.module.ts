@@ -2,7 +2,7 @@ import { ConfigurableModuleBuilder, Inject, Module } from '@nestjs/common';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { Redlock, RedlockConfigError } from './core/index.js';
-import { show } from './core/options.js';
+import { show } from './core/errors.js';
 import { LockErrorsInterceptor } from './errors/lock-errors.interceptor.js';
 import { LockedExplorer } from './decorators/locked.explorer.js';
 import { LockedInterceptor } from './locking/locked.interceptor.js';

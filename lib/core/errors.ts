@@ -93,3 +93,11 @@ export class LockAbortedError extends RedlockError {
 function describeResources(resources: readonly string[]): string {
   return resources.map((r) => `"${r}"`).join(', ');
 }
+
+/** A short, credential-free rendering of a bad value for error messages. */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  return `a ${typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value}`;
+}

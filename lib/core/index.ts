@@ -1,12 +1,13 @@
 export { Redlock } from './redlock.js';
 export type { RedlockEvents } from './redlock.js';
-export type { Lock, ReleaseResult } from './lock.js';
+export type { Lock, ReleaseResult } from './engine/held-lease.js';
+export type { LockMode } from './primitives/primitive.js';
 export type { AcquireOptions, RedlockOptions } from './options.js';
 export { DEFAULTS } from './options.js';
-export type { NodeSpec } from './connections.js';
-export type { RedisConnection } from './ioredis-node.js';
-export type { Clock, Timer } from './clock.js';
-export { monotonicClock } from './clock.js';
+export type { NodeSpec } from './nodes/connections.js';
+export type { RedisConnection } from './nodes/ioredis-node.js';
+export type { Clock, Timer } from './time/clock.js';
+export { monotonicClock } from './time/clock.js';
 export {
   LockAbortedError,
   LockBusyError,

@@ -1,7 +1,8 @@
-import type { Clock } from './clock.js';
-import { monotonicClock } from './clock.js';
-import { RESERVED_RESOURCE_PREFIX } from './amnesia-guard.js';
-import { RedlockConfigError } from './errors.js';
+import { RedlockConfigError, show } from './errors.js';
+import { RESERVED_RESOURCE_PREFIX } from './nodes/reserved-keys.js';
+import type { LockMode } from './primitives/primitive.js';
+import type { Clock } from './time/clock.js';
+import { monotonicClock } from './time/clock.js';
 
 /** Options of `new Redlock(nodes, options)`. */
 export interface RedlockOptions {
@@ -40,6 +41,12 @@ export interface AcquireOptions {
   signal?: AbortSignal;
   /** Keep the lock alive until release: default true inside `using`, false for a bare acquire(). */
   autoExtend?: boolean;
+  /** 'write' (default) = exclusive; 'read' = shared with other readers, excluded by a writer. */
+  mode?: LockMode;
+  /** A semaphore: at most `limit` holders of the resource at once. Not with mode 'read' or fenced. */
+  limit?: number;
+  /** The lock carries `fence`, larger than every earlier holder's. Exclusive locks only. */
+  fenced?: boolean;
 }
 
 export interface EngineSettings {
@@ -65,6 +72,9 @@ export interface CallSettings {
   readonly signal: AbortSignal | undefined;
   /** undefined = the method's own default (on inside using(), off for a bare acquire()). */
   readonly autoExtend: boolean | undefined;
+  readonly mode: LockMode;
+  readonly limit: number | undefined;
+  readonly fenced: boolean;
 }
 
 export const DEFAULTS = {
@@ -80,7 +90,10 @@ export const DEFAULTS = {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const ENGINE_KEYS = ['keyPrefix', 'ttl', 'wait', 'retryDelay', 'retryJitter', 'driftFactor', 'nodeTimeout', 'restartGuard', 'clock'];
-const CALL_KEYS = ['ttl', 'wait', 'retryDelay', 'retryJitter', 'signal', 'autoExtend'];
+const CALL_KEYS = ['ttl', 'wait', 'retryDelay', 'retryJitter', 'signal', 'autoExtend', 'mode', 'limit', 'fenced'];
+
+/** More permits than this is not a semaphore any more (and each one costs a member on every node). */
+export const MAX_LIMIT = 1_000_000;
 
 /** Rule 3: a per-node timeout far below the lease, so one hung node cannot stall a decision. */
 export function defaultNodeTimeout(ttl: number): number {
@@ -124,6 +137,7 @@ export function resolveCallSettings(engine: EngineSettings, options: unknown, fi
   if (o.autoExtend !== undefined && typeof o.autoExtend !== 'boolean') {
     throw new RedlockConfigError(`${field}.autoExtend`, `must be a boolean, got ${show(o.autoExtend)}`);
   }
+  const { mode, limit, fenced } = lockKindOf(o, field);
   const nodeTimeout = engine.nodeTimeout ?? defaultNodeTimeout(ttl);
   if (nodeTimeout >= ttl) {
     throw new RedlockConfigError(`${field}.ttl`, `must be above the node timeout (${nodeTimeout} ms), got ${ttl}`);
@@ -136,7 +150,33 @@ export function resolveCallSettings(engine: EngineSettings, options: unknown, fi
     nodeTimeout,
     signal: o.signal as AbortSignal | undefined,
     autoExtend: o.autoExtend as boolean | undefined,
+    mode,
+    limit,
+    fenced,
   };
+}
+
+/** mode / limit / fenced, and the combinations that have no meaning. */
+function lockKindOf(o: Record<string, unknown>, field: string): { mode: LockMode; limit: number | undefined; fenced: boolean } {
+  if (o.mode !== undefined && o.mode !== 'read' && o.mode !== 'write') {
+    throw new RedlockConfigError(`${field}.mode`, `must be 'read' or 'write', got ${show(o.mode)}`);
+  }
+  if (o.limit !== undefined && (typeof o.limit !== 'number' || !Number.isInteger(o.limit) || o.limit < 1 || o.limit > MAX_LIMIT)) {
+    throw new RedlockConfigError(`${field}.limit`, `must be a whole number of holders from 1 to ${MAX_LIMIT}, got ${show(o.limit)}`);
+  }
+  if (o.fenced !== undefined && typeof o.fenced !== 'boolean') {
+    throw new RedlockConfigError(`${field}.fenced`, `must be a boolean, got ${show(o.fenced)}`);
+  }
+  const mode = (o.mode as LockMode | undefined) ?? 'write';
+  const limit = o.limit as number | undefined;
+  const fenced = o.fenced === true;
+  if (limit !== undefined && mode === 'read') {
+    throw new RedlockConfigError(`${field}.limit`, "cannot be combined with mode 'read' (a semaphore's holders are not readers)");
+  }
+  if (fenced && (mode === 'read' || limit !== undefined)) {
+    throw new RedlockConfigError(`${field}.fenced`, 'is for exclusive locks only (not with mode \'read\' or a limit)');
+  }
+  return { mode, limit, fenced };
 }
 
 /** A string or a non-empty array of distinct non-empty strings; returned as a frozen array. */
@@ -206,12 +246,4 @@ function numberIn(value: unknown, field: string, min: number, max: number, expec
 function isClock(value: unknown): value is Clock {
   const c = value as Clock;
   return typeof c === 'object' && c !== null && typeof c.now === 'function' && typeof c.setTimer === 'function';
-}
-
-/** A short, credential-free rendering of a bad value for error messages. */
-export function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  return `a ${typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value}`;
 }

@@ -1,23 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import { leaseDeadline, sleep } from './clock.js';
-import { openConnection, validateNodeSpecs } from './connections.js';
-import type { NodeSpec, OpenedConnection } from './connections.js';
-import { LockAbortedError, LockBusyError, QuorumUnavailableError, RedlockConfigError } from './errors.js';
-import type { LockLostError, NodeError } from './errors.js';
-import { AmnesiaGuard } from './amnesia-guard.js';
-import type { NodeOutInfo } from './amnesia-guard.js';
-import { IoredisNode } from './ioredis-node.js';
-import type { RedisConnection } from './ioredis-node.js';
-import { LockHandle } from './lock.js';
-import type { Lock, LockContext, ReleaseResult } from './lock.js';
-import { NodeSet } from './node-set.js';
+import { attemptLock } from './engine/attempts.js';
+import { FenceBook } from './engine/fencing.js';
+import type { LockContext, LockHandle, Lock, ReleaseResult } from './engine/held-lease.js';
+import { NodeSet } from './engine/node-set.js';
+import { QuorumUnavailableError, RedlockConfigError } from './errors.js';
+import type { LockLostError } from './errors.js';
+import { AmnesiaGuard, newGeneration } from './nodes/amnesia-guard.js';
+import type { NodeOutInfo } from './nodes/amnesia-guard.js';
+import { closeConnection, openConnection, validateNodeSpecs } from './nodes/connections.js';
+import type { NodeSpec, OpenedConnection } from './nodes/connections.js';
+import { bootSentinel } from './nodes/guard-scripts.js';
+import { IoredisNode } from './nodes/ioredis-node.js';
 import { resolveCallSettings, resolveEngineSettings, resolveResources } from './options.js';
 import type { AcquireOptions, CallSettings, EngineSettings, RedlockOptions } from './options.js';
-import { quorumReturnsIn, verdictOf } from './quorum.js';
-import { bootSentinel } from './scripts.js';
-import type { RoundOutcome } from './quorum.js';
+import { primitiveFor } from './primitives/choose.js';
 
 /** Events a Redlock instance emits; none is called 'error', so none can crash the process. */
 export interface RedlockEvents {
@@ -35,11 +32,10 @@ export interface RedlockEvents {
   releaseIncomplete: [info: { resources: readonly string[]; result: ReleaseResult }];
 }
 
-/** Bytes of the owner token (rule 1: at least 128 bits from a CSPRNG). */
-const TOKEN_BYTES = 16;
-
 /**
- * Redlock over N independent Redis masters. Framework-free: any Node program can use it.
+ * Redlock over N independent Redis masters, for every kind of lock (mutex, read/write,
+ * semaphore, fenced): the façade over settings, nodes, held locks and events. The engine
+ * (engine/) does the work; a primitive (primitives/) says what differs. Framework-free.
  */
 export class Redlock extends EventEmitter<RedlockEvents> {
   private readonly settings: EngineSettings;
@@ -53,6 +49,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   private readonly amnesia: AmnesiaGuard;
   /** Every node connected or failed once (bounded): see IoredisNode.firstContact. */
   private readonly firstContact: Promise<unknown>;
+  private readonly fences = new FenceBook();
 
   constructor(nodes: readonly NodeSpec[], options?: RedlockOptions) {
     super();
@@ -67,7 +64,8 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       ownLargestLease: () => this.largestTtl,
       onNodeOut: (info) => this.emit('nodeOut', info),
     });
-    const boot = { sentinel: bootSentinel(keyPrefix), keys: this.amnesia.keys.slice(0, 2), window: () => this.amnesia.window() };
+    const [marker, quarantine, , generation] = this.amnesia.keys;
+    const boot = { sentinel: bootSentinel(keyPrefix), keys: [marker, quarantine, generation], window: () => this.amnesia.window(), newGeneration };
     this.connections = specs.map((spec) => openConnection(spec));
     this.ioredisNodes = this.connections.map(
       (c, index) =>
@@ -152,63 +150,14 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       throw new QuorumUnavailableError('this Redlock instance has been quit', []);
     }
     await this.firstContact;
-    const { clock, keyPrefix, driftFactor } = this.settings;
     this.largestTtl = Math.max(this.largestTtl, call.ttl);
-    const keys = resources.map((r) => keyPrefix + r);
-    // Rule 1: one fresh token per acquire call, kept across its retries.
-    const token = randomBytes(TOKEN_BYTES).toString('hex');
-    const startedAt = clock.now();
-    const giveUpAt = startedAt + (once ? 0 : call.wait);
-    let attempts = 0;
-    let lastFailure: { kind: 'busy' | 'late'; outcome: RoundOutcome } | undefined;
-
-    for (;;) {
-      if (call.signal?.aborted) throw new LockAbortedError(resources, call.signal.reason);
-      attempts += 1;
-      // Rule 5: t0 before the first write, on the monotonic clock.
-      const roundStart = clock.now();
-      const outcome = await this.nodeSet.acquire(keys, token, call.ttl, call.nodeTimeout);
-      const validUntil = leaseDeadline(roundStart, call.ttl, driftFactor);
-      const verdict = verdictOf(outcome, this.nodeSet.size);
-
-      // Rule 6: a quorum AND time left; rule 8: errors elsewhere do not fail a won round.
-      if (verdict === 'won' && validUntil > clock.now()) {
-        const lock = new LockHandle(this.lockContext(call), { resources, keys, value: token, ttl: call.ttl, validUntil });
-        if (call.signal?.aborted) {
-          await lock.release();
-          throw new LockAbortedError(resources, call.signal.reason);
-        }
-        this.held.add(lock);
-        return lock;
-      }
-
-      // Rule 7: clean up on all N before anything else; not tied to the caller's signal.
-      await this.nodeSet.release(keys, token, call.nodeTimeout);
-
-      if (verdict === 'unavailable') {
-        throw new QuorumUnavailableError(
-          unavailableMessage(resources, outcome, this.nodeSet.size),
-          outcome.errors,
-          quorumReturnsIn(outcome, this.nodeSet.size),
-        );
-      }
-      lastFailure = { kind: verdict === 'busy' ? 'busy' : 'late', outcome };
-
-      // Rule 9: jittered pauses, bounded by the total wait.
-      const left = giveUpAt - clock.now();
-      if (left <= 0) break;
-      const pause = Math.min(left, call.retryDelay + Math.random() * call.retryJitter);
-      if (!(await sleep(clock, pause, call.signal))) throw new LockAbortedError(resources, call.signal?.reason);
-    }
-
-    if (lastFailure.kind === 'late') {
-      throw new QuorumUnavailableError(
-        `a quorum granted the lock on ${resources.join(', ')} too late to leave any validity (nodes answered too slowly)`,
-        lastFailure.outcome.errors,
-      );
-    }
-    if (once) return null;
-    throw new LockBusyError(resources, attempts, clock.now() - startedAt);
+    const { clock, keyPrefix, driftFactor } = this.settings;
+    const lock = await attemptLock(
+      { nodeSet: this.nodeSet, clock, keyPrefix, driftFactor, fences: this.fences, lockContext: (c) => this.lockContext(c) },
+      { primitive: primitiveFor(call), fenced: call.fenced, resources, call, once },
+    );
+    if (lock) this.held.add(lock);
+    return lock;
   }
 
   private lockContext(call: CallSettings): LockContext {
@@ -232,32 +181,4 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       },
     };
   }
-}
-
-/** QUIT politely, bounded in time (a dead node cannot answer), then make sure the socket is gone. */
-async function closeConnection(client: RedisConnection): Promise<void> {
-  if (client.status === 'end') return;
-  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-  // QUIT on a client that is not connected never resolves: only a ready one can say goodbye.
-  if (client.status === 'ready') await within(client.quit().catch(() => undefined), 1_000);
-  if ((client.status as string) !== 'end') client.disconnect(); // quit() may have ended it meanwhile
-  await within(ended, 1_000);
-}
-
-/** Waits for `promise` at most `ms`; the bound's timer is cleared either way, so quit() leaves none behind. */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  try {
-    await Promise.race([promise, bound]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function unavailableMessage(resources: readonly string[], outcome: RoundOutcome, nodeCount: number): string {
-  const failed = outcome.errors.map((e: NodeError) => `#${e.node} ${e.address}: ${e.message}`).join('; ');
-  return `cannot lock ${resources.join(', ')}: ${outcome.errors.length} of ${nodeCount} nodes failed (${failed})`;
 }

@@ -1,5 +1,6 @@
 import { RedlockConfigError } from '../core/index.js';
-import { resolveCallSettings, resolveEngineSettings, show } from '../core/options.js';
+import { show } from '../core/errors.js';
+import { resolveCallSettings, resolveEngineSettings } from '../core/options.js';
 import { LockKey } from '../keys/lock-key.js';
 import type { LockKeySpec } from '../keys/lock-key.js';
 import { LOCKED_METADATA } from '../redlock.constants.js';

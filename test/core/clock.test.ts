@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { getEventListeners } from 'node:events';
-import { driftFor, leaseDeadline, monotonicClock, sleep } from '../../lib/core/clock.js';
+import { driftFor, leaseDeadline, monotonicClock, sleep } from '../../lib/core/time/clock.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 describe('clock and validity arithmetic (rules 5 and 6)', () => {

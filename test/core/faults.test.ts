@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redlock } from '../../lib/core/redlock.js';
-import { monotonicClock } from '../../lib/core/clock.js';
-import type { Clock } from '../../lib/core/clock.js';
+import { monotonicClock } from '../../lib/core/time/clock.js';
+import type { Clock } from '../../lib/core/time/clock.js';
 import { QuorumUnavailableError } from '../../lib/core/errors.js';
-import { ACQUIRE } from '../../lib/core/scripts.js';
+import { EXCLUSIVE_TAKE as ACQUIRE, mutex } from '../../lib/core/primitives/mutex.js';
 import { startRedisNodes } from '../support/redis-nodes.js';
 import type { RedisNodes } from '../support/redis-nodes.js';
 
@@ -240,9 +240,11 @@ describe('rule 1: one token per acquire call, and our own token counts as ours',
   it('the acquire script takes a key that holds our token (refreshing its lease) and refuses another token', async () => {
     const client = cluster.nodes[0].client();
     await client.set('lock:own', 'our-token', 'PX', 500);
-    // KEYS: the lock's key, then the node's marker, quarantine and birth keys; reply {taken, standing, ms, birth, token}.
-    const acquire = (token: string) =>
-      client.eval(ACQUIRE.source, 4, 'lock:own', 'lock:__redlock__:marker', 'lock:__redlock__:quarantine', 'lock:__redlock__:birth', token, 5_000);
+    // KEYS: the resource's keys (lock, shared, kind, writer-waiting), then the node's guard keys
+    // (marker, quarantine, birth, generation); reply {taken, standing, ms, birth, token, detail, value, fence}.
+    const guard = ['marker', 'quarantine', 'birth', 'generation'].map((k) => `lock:__redlock__:${k}`);
+    const keys = [...mutex.keysFor('lock:', ['own']).take, ...guard];
+    const acquire = async (token: string) => ((await client.eval(ACQUIRE.source, keys.length, ...keys, token, 5_000)) as unknown[]).slice(0, 5);
     expect(await acquire('our-token')).toEqual([1, expect.any(Number), expect.any(Number), expect.any(Number), 'our-token']);
     expect(await client.pttl('lock:own')).toBeGreaterThan(4_000);
     expect(await acquire('their-token')).toEqual([0, expect.any(Number), expect.any(Number), expect.any(Number), 'their-token']);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { getEventListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockAbortedError } from '../../lib/core/errors.js';
-import type { Lock } from '../../lib/core/lock.js';
+import type { Lock } from '../../lib/core/engine/held-lease.js';
 import { Redlock } from '../../lib/core/redlock.js';
 import { countingClock, heldLockCount, listenerSnapshot, TimerTracker } from '../../soak/load-probes.js';
 import { startRedisNodes } from '../support/redis-nodes.js';

@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { leaseDeadline } from '../../lib/core/clock.js';
+import { leaseDeadline } from '../../lib/core/time/clock.js';
 import { LockLostError } from '../../lib/core/errors.js';
-import { expiryWarningMargin, LockHandle } from '../../lib/core/lock.js';
-import type { ReleaseResult } from '../../lib/core/lock.js';
-import { AmnesiaGuard } from '../../lib/core/amnesia-guard.js';
-import { NodeSet } from '../../lib/core/node-set.js';
+import { expiryWarningMargin, LockHandle } from '../../lib/core/engine/held-lease.js';
+import type { ReleaseResult } from '../../lib/core/engine/held-lease.js';
+import { AmnesiaGuard } from '../../lib/core/nodes/amnesia-guard.js';
+import { NodeSet } from '../../lib/core/engine/node-set.js';
+import { mutex } from '../../lib/core/primitives/mutex.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { fakeNodes } from '../support/fake-node.js';
 import type { FakeNode } from '../support/fake-node.js';
@@ -31,7 +32,8 @@ function makeLock(nodes: FakeNode[], opts: { validFor?: number } = {}) {
     },
     {
       resources: ['r'],
-      keys: ['lock:r'],
+      primitive: mutex,
+      keys: mutex.keysFor('lock:', ['r']),
       value: 'token',
       ttl: TTL,
       validUntil: clock.now() + (opts.validFor ?? leaseDeadline(0, TTL, DRIFT_FACTOR)),

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { quorumOf, runRound, verdictOf } from '../../lib/core/quorum.js';
-import type { LockNode } from '../../lib/core/lock-node.js';
-import { RELEASE } from '../../lib/core/scripts.js';
+import { runRound } from '../../lib/core/engine/round.js';
+import { quorumOf, verdictOf } from '../../lib/core/engine/verdict.js';
+import type { LockNode } from '../../lib/core/nodes/lock-node.js';
+import { EXCLUSIVE_GIVE } from '../../lib/core/primitives/mutex.js';
 import { FakeClock, settle } from '../support/fake-clock.js';
 import { fakeNodes } from '../support/fake-node.js';
 import type { FakeBehaviour } from '../support/fake-node.js';
@@ -13,8 +14,8 @@ function round(clock: FakeClock, nodes: LockNode[], decideEarly = true) {
     timeoutMs: 100,
     clock,
     decideEarly,
-    // A fake node's yes to release is 1 (one key); the script does not matter to the round.
-    ask: async (node) => (await node.run(RELEASE, ['k'], ['t'])) === 1,
+    // A fake node's yes to release is 1 (one resource); the script does not matter to the round.
+    ask: async (node) => ({ yes: (await node.run(EXCLUSIVE_GIVE, ['k', 'w'], ['t'])) === 1 }),
   }).finally(() => {
     done = true;
   });

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, describe, expect, it, jest } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { BIRTH_MS } from '../../lib/core/amnesia-guard.js';
-import type { NodeOutInfo } from '../../lib/core/amnesia-guard.js';
+import { BIRTH_MS } from '../../lib/core/nodes/amnesia-guard.js';
+import type { NodeOutInfo } from '../../lib/core/nodes/amnesia-guard.js';
 import { QuorumUnavailableError } from '../../lib/core/errors.js';
-import { NodeSet } from '../../lib/core/node-set.js';
+import { NodeSet } from '../../lib/core/engine/node-set.js';
 import { Redlock } from '../../lib/core/redlock.js';
 import { startRedisNodes } from '../support/redis-nodes.js';
 import type { RedisNodes } from '../support/redis-nodes.js';
@@ -48,7 +48,7 @@ describe('a new user\'s first minute (rule 15 must not refuse a fresh deployment
     clients.push(...users);
     const rl = new Redlock(users);
     open.push(rl);
-    const rounds = jest.spyOn(NodeSet.prototype, 'acquire');
+    const rounds = jest.spyOn(NodeSet.prototype, 'take');
     try {
       const lock = await rl.acquire('first'); // default options
       expect(rounds).toHaveBeenCalledTimes(1); // granted in the first round

@@ -1,5 +1,5 @@
-import { monotonicClock } from '../../lib/core/clock.js';
-import type { Clock, Timer } from '../../lib/core/clock.js';
+import { monotonicClock } from '../../lib/core/time/clock.js';
+import type { Clock, Timer } from '../../lib/core/time/clock.js';
 
 /**
  * The real monotonic clock, counting the engine's timers: every timer the engine schedules

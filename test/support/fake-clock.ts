@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '../../lib/core/clock.js';
+import type { Clock, Timer } from '../../lib/core/time/clock.js';
 
 interface Scheduled {
   at: number;

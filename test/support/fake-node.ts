@@ -1,5 +1,5 @@
-import type { LockNode } from '../../lib/core/lock-node.js';
-import type { LockScript } from '../../lib/core/scripts.js';
+import type { LockNode } from '../../lib/core/nodes/lock-node.js';
+import type { LockScript } from '../../lib/core/nodes/lock-script.js';
 
 export type FakeBehaviour = 'yes' | 'no' | 'error' | 'hang';
 
@@ -14,7 +14,7 @@ export class FakeNode implements LockNode {
   readonly calls: { script: string; keys: readonly string[]; args: readonly (string | number)[] }[] = [];
   private readonly hung: (() => void)[] = [];
   /**
-   * How it answers acquire, as the real script does (`{taken, standing, ms, birth, token}`);
+   * How it answers acquire, as the real take scripts do (primitives/take-reply.ts);
    * unset, a served node. A seal it receives marks it (served), with a quarantine when asked.
    */
   standing: FakeStanding | undefined;
@@ -41,17 +41,19 @@ export class FakeNode implements LockNode {
   }
 
   private answer(script: string, yes: boolean, keys: readonly string[], args: readonly (string | number)[]): unknown {
-    if (script === 'release') return yes ? keys.length : 0;
+    // Give scripts take two keys per resource (the hold, and its writer-waiting or kind key).
+    if (script === 'release' || script === 'release-shared') return yes ? keys.length / 2 : 0;
     if (script === 'seal') {
       const window = Number(args[1]);
       this.standing = window > 0 ? { kind: 'quarantined', ms: window } : { kind: 'served', largestLease: Number(args[0]) };
       return 1;
     }
-    if (script !== 'acquire') return yes ? 1 : 0;
+    if (!script.startsWith('acquire')) return yes ? 1 : 0;
     const s = this.standing ?? { kind: 'served', largestLease: 0 };
     const code = s.kind === 'served' ? 0 : s.kind === 'quarantined' ? 1 : 2;
     const ms = s.kind === 'served' ? s.largestLease : s.kind === 'quarantined' ? s.ms : 0;
-    return [yes ? 1 : 0, code, ms, s.kind === 'served' ? this.birthMs : 0, String(args[0])];
+    // {taken, standing, ms, birth, token, detail (0 taken / 1 busy), value, fence}
+    return [yes ? 1 : 0, code, ms, s.kind === 'served' ? this.birthMs : 0, String(args[0]), yes ? 0 : 1, 0, 0];
   }
 
   /** Let hung calls finish (with a "no"), as a node that wakes up late would. */

@@ -1,4 +1,4 @@
-import type { Clock, Timer } from './clock.js';
+import type { Clock, Timer } from '../time/clock.js';
 import type { LockNode } from './lock-node.js';
 import type { NodeStanding } from './node-standing.js';
 

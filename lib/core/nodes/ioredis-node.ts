@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { LockNode } from './lock-node.js';
-import type { LockScript } from './scripts.js';
+import type { LockScript } from './lock-script.js';
 
 export type RedisConnection = Redis | Cluster;
 
@@ -28,11 +28,13 @@ function firstContactOf(client: RedisConnection): Promise<void> {
   });
 }
 
-/** Rule 15: how a node that answers NOSCRIPT asks the boot sentinel (scripts.ts) whether its server is new. */
+/** Rule 15: how a node that answers NOSCRIPT asks the boot sentinel (guard-scripts.ts) whether its server is new. */
 export interface BootCheck {
   readonly sentinel: LockScript;
-  /** The node's marker and quarantine keys. */
+  /** The node's marker, quarantine and generation keys. */
   readonly keys: readonly string[];
+  /** A new generation id, for a node found restarted. */
+  readonly newGeneration: () => string;
   /** The least time a restarted node stays out, ms (the sentinel uses the lease it recorded, if longer). */
   readonly window: () => number;
 }
@@ -102,12 +104,12 @@ export class IoredisNode implements LockNode {
   /** Rule 15: NOSCRIPT for the sentinel too means a new server process: it quarantines itself. */
   private checkBoot(): Promise<void> {
     this.checkingBoot ??= (async () => {
-      const { sentinel, keys, window } = this.boot;
+      const { sentinel, keys, window, newGeneration } = this.boot;
       try {
-        await this.client.evalsha(sentinel.sha, keys.length, ...keys, '0', window());
+        await this.client.evalsha(sentinel.sha, keys.length, ...keys, '0', window(), '');
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        await this.client.eval(sentinel.source, keys.length, ...keys, '1', window());
+        await this.client.eval(sentinel.source, keys.length, ...keys, '1', window(), newGeneration());
       }
     })().finally(() => {
       this.checkingBoot = undefined;

@@ -1,13 +1,15 @@
-import type { Clock, Timer } from './clock.js';
-import type { NodeError } from './errors.js';
-import type { LockNode } from './lock-node.js';
+import type { NodeError } from '../errors.js';
+import type { LockNode } from '../nodes/lock-node.js';
+import type { Clock, Timer } from '../time/clock.js';
+import { quorumOf } from './verdict.js';
 
-/** Q = floor(N/2) + 1 of the configured N (never of the nodes that happen to be up). */
-export function quorumOf(nodeCount: number): number {
-  return Math.floor(nodeCount / 2) + 1;
+/** One node's answer in a round: yes or no, and what else the primitive reads from its reply. */
+export interface Vote<V> {
+  readonly yes: boolean;
+  readonly value?: V;
 }
 
-export interface RoundOutcome {
+export interface RoundOutcome<V> {
   /** Nodes that said yes. */
   readonly yes: number;
   /** Nodes that answered no (held by someone else / not ours). */
@@ -16,30 +18,18 @@ export interface RoundOutcome {
   readonly errors: readonly NodeError[];
   /** Nodes still silent when the round was decided early. */
   readonly pending: number;
+  /** Each answering node's vote value, by node index (undefined: no answer, or no value). */
+  readonly values: readonly (V | undefined)[];
 }
 
-export type Verdict = 'won' | 'busy' | 'unavailable';
-
-/**
- * The one place that turns votes into a decision (rules 6, 8, 9): won once Q said yes,
- * whatever the others did; unavailable when so many nodes failed that Q could not have been
- * reached even if every other node had said yes; otherwise busy.
- */
-export function verdictOf(outcome: RoundOutcome, nodeCount: number): Verdict {
-  const quorum = quorumOf(nodeCount);
-  if (outcome.yes >= quorum) return 'won';
-  if (outcome.errors.length > nodeCount - quorum) return 'unavailable';
-  return 'busy';
-}
-
-export interface RoundSpec {
+export interface RoundSpec<V> {
   readonly nodes: readonly LockNode[];
   readonly timeoutMs: number;
   readonly clock: Clock;
   /** Rule 4: settle as soon as the verdict cannot change. Off for release, which wants every count. */
   readonly decideEarly: boolean;
   /** Ask one node; resolves to its vote. A rejection counts as a node error. */
-  ask(node: LockNode): Promise<boolean>;
+  ask(node: LockNode): Promise<Vote<V>>;
 }
 
 /**
@@ -47,13 +37,14 @@ export interface RoundSpec {
  * soon as the outcome is decided (rule 4) — so an even split or a hung node cannot stall it.
  * Replies that arrive after the decision are ignored; no timer of the round outlives it.
  */
-export function runRound(spec: RoundSpec): Promise<RoundOutcome> {
+export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
   const { nodes, timeoutMs, clock } = spec;
   const quorum = quorumOf(nodes.length);
   return new Promise((resolve) => {
     let yes = 0;
     let no = 0;
     const errors: NodeError[] = [];
+    const values: (V | undefined)[] = new Array<V | undefined>(nodes.length).fill(undefined);
     const timers = new Set<Timer>();
     let decided = false;
 
@@ -61,7 +52,7 @@ export function runRound(spec: RoundSpec): Promise<RoundOutcome> {
       decided = true;
       for (const timer of timers) timer.cancel();
       timers.clear();
-      resolve({ yes, no, errors, pending: nodes.length - yes - no - errors.length });
+      resolve({ yes, no, errors, pending: nodes.length - yes - no - errors.length, values });
     };
     const afterVote = () => {
       if (decided) return;
@@ -70,7 +61,7 @@ export function runRound(spec: RoundSpec): Promise<RoundOutcome> {
       if (answered === nodes.length || (spec.decideEarly && (yes >= quorum || cannotWin))) settle();
     };
 
-    for (const node of nodes) {
+    nodes.forEach((node, position) => {
       let answered = false;
       const timer = clock.setTimer(() => {
         timers.delete(timer);
@@ -87,7 +78,7 @@ export function runRound(spec: RoundSpec): Promise<RoundOutcome> {
       }, timeoutMs);
       timers.add(timer);
 
-      let reply: Promise<boolean>;
+      let reply: Promise<Vote<V>>;
       try {
         reply = spec.ask(node);
       } catch (error) {
@@ -99,7 +90,8 @@ export function runRound(spec: RoundSpec): Promise<RoundOutcome> {
           answered = true;
           timer.cancel();
           timers.delete(timer);
-          if (vote) yes += 1;
+          values[position] = vote.value;
+          if (vote.yes) yes += 1;
           else no += 1;
           afterVote();
         },
@@ -112,7 +104,7 @@ export function runRound(spec: RoundSpec): Promise<RoundOutcome> {
           afterVote();
         },
       );
-    }
+    });
   });
 }
 
@@ -122,14 +114,4 @@ function nodeErrorOf(node: LockNode, error: unknown): NodeError {
   return typeof countsAgainInMs === 'number'
     ? { node: node.index, address: node.address, message, countsAgainInMs }
     : { node: node.index, address: node.address, message };
-}
-
-/**
- * An unavailable round's way back, ms (rule 15): the quorum counts again once enough failed nodes
- * are back, so when at least that many only sit out for a known time, the soonest such moment.
- */
-export function quorumReturnsIn(outcome: RoundOutcome, nodeCount: number): number | undefined {
-  const needed = outcome.errors.length - (nodeCount - quorumOf(nodeCount));
-  const known = outcome.errors.flatMap((e) => (e.countsAgainInMs === undefined ? [] : [e.countsAgainInMs])).sort((a, b) => a - b);
-  return needed > 0 && known.length >= needed ? known[needed - 1] : undefined;
 }

@@ -1,8 +1,10 @@
-import type { Clock } from './clock.js';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../time/clock.js';
+import { SEAL } from './guard-scripts.js';
 import type { LockNode } from './lock-node.js';
 import type { NodeStanding } from './node-standing.js';
+import { libraryKey } from './reserved-keys.js';
 import { RoundCensus } from './round-census.js';
-import { SEAL } from './scripts.js';
 
 /**
  * How long a fresh deployment counts as being born after a client marked it: other clients that
@@ -10,9 +12,6 @@ import { SEAL } from './scripts.js';
  * than marking takes (one round trip to each node, in parallel, bounded by the node timeout).
  */
 export const BIRTH_MS = 1_000;
-
-/** Resource names starting with this are the library's own (the marker and quarantine keys). */
-export const RESERVED_RESOURCE_PREFIX = '__redlock__:';
 
 /** A node's vote does not count: it sits out of the quorum (rule 15). */
 export class NodeOutOfQuorum extends Error {
@@ -56,7 +55,7 @@ export interface AmnesiaGuardSettings {
  *   saw it have one), lost its data: FLUSHALL, a restart without persistence, a new disk, a
  *   failover to an empty replica. It is sealed: marker back, and a **quarantine** key that
  *   keeps its votes out for the largest lease, on the node's own clock, for every client;
- * - a new server process is told by the boot sentinel (scripts.ts), which quarantines a node
+ * - a new server process is told by the boot sentinel (guard-scripts.ts), which quarantines a node
  *   that kept its marker but may have lost writes since its last save (RDB, everysec, a
  *   lagging replica);
  * - when every node answers and none has a marker, the deployment is fresh: every node is
@@ -64,8 +63,12 @@ export interface AmnesiaGuardSettings {
  *   the marked nodes tell other clients that the others may simply not be marked yet.
  */
 export class AmnesiaGuard {
-  /** [marker, quarantine, birth]: per node, under the key prefix. */
-  readonly keys: readonly [string, string, string];
+  /**
+   * [marker, quarantine, birth, generation]: per node, under the key prefix. The generation
+   * changes whenever the node is found to have lost data (here) or to have restarted (the boot
+   * sentinel), so fence values written before may be told from ones written since.
+   */
+  readonly keys: readonly [string, string, string, string];
   /** Nodes currently known to sit out, by index (to report each episode once). */
   private readonly out: boolean[] = [];
   /** This client saw a node of this deployment with a marker: a node without one is amnesiac, not fresh. */
@@ -82,8 +85,8 @@ export class AmnesiaGuard {
   private freshSeal: { sealed: Promise<boolean>; doneAtRound: number | undefined } | undefined;
 
   constructor(private readonly settings: AmnesiaGuardSettings) {
-    const base = settings.keyPrefix + RESERVED_RESOURCE_PREFIX;
-    this.keys = [`${base}marker`, `${base}quarantine`, `${base}birth`];
+    const { keyPrefix } = settings;
+    this.keys = [libraryKey(keyPrefix, 'marker'), libraryKey(keyPrefix, 'quarantine'), libraryKey(keyPrefix, 'birth'), libraryKey(keyPrefix, 'generation')];
   }
 
   get enabled(): boolean {
@@ -140,7 +143,7 @@ export class AmnesiaGuard {
       throw this.sitOut(node, undefined, 'it has no marker yet while the deployment is being marked');
     }
     const window = this.window();
-    await node.run(SEAL, this.keys, [this.settings.ownLargestLease(), window, 0]);
+    await node.run(SEAL, this.keys, [this.settings.ownLargestLease(), window, 0, newGeneration()]);
     throw this.sitOut(node, window, 'it lost its data (its marker is gone)');
   }
 
@@ -156,7 +159,7 @@ export class AmnesiaGuard {
    */
   private async markFresh(nodes: readonly LockNode[]): Promise<boolean> {
     const lease = this.settings.ownLargestLease();
-    const results = await Promise.allSettled(nodes.map((n) => n.run(SEAL, this.keys, [lease, 0, BIRTH_MS])));
+    const results = await Promise.allSettled(nodes.map((n) => n.run(SEAL, this.keys, [lease, 0, BIRTH_MS, ''])));
     const marked = results.every((r) => r.status === 'fulfilled');
     if (marked) this.deploymentServed = true;
     return marked;
@@ -177,4 +180,9 @@ export class AmnesiaGuard {
     const when = countsAgainInMs === undefined ? '' : `; its votes count again in ${Math.ceil(countsAgainInMs)} ms`;
     return new NodeOutOfQuorum(`node sits out of the quorum: ${reason}${when}`, countsAgainInMs);
   }
+}
+
+/** A new generation id for a node found to have lost data ('r' = rotated; the first one is ''). */
+export function newGeneration(): string {
+  return `r${randomBytes(8).toString('hex')}`;
 }

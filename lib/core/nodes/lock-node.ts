@@ -1,4 +1,4 @@
-import type { LockScript } from './scripts.js';
+import type { LockScript } from './lock-script.js';
 
 /**
  * One Redis master as the quorum logic sees it. The ioredis adapter implements it for real
@@ -9,6 +9,6 @@ export interface LockNode {
   readonly index: number;
   /** `host:port` or a label; never holds credentials. */
   readonly address: string;
-  /** Run a script; rejects on any node-side or connection failure. No timeout here: quorum.ts applies one. */
+  /** Run a script; rejects on any node-side or connection failure. No timeout here: engine/round.ts applies one. */
   run(script: LockScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
 }

@@ -1,8 +1,7 @@
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { RedlockConfigError } from './errors.js';
+import { RedlockConfigError, show } from '../errors.js';
 import type { RedisConnection } from './ioredis-node.js';
-import { show } from './options.js';
 import { guardSocketErrors } from './stream-error-guard.js';
 
 /** What a node may be given as: a `redis://` / `rediss://` URL, ioredis options, or a live client. */
@@ -107,4 +106,27 @@ function addressOfClient(client: RedisConnection): string {
   const options = (client as Redis).options as RedisOptions | undefined;
   if (options && (options.host || options.port)) return addressOfOptions(options);
   return client.constructor?.name === 'Cluster' ? 'cluster' : 'client';
+}
+
+/** QUIT politely, bounded in time (a dead node cannot answer), then make sure the socket is gone. */
+export async function closeConnection(client: RedisConnection): Promise<void> {
+  if (client.status === 'end') return;
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  // QUIT on a client that is not connected never resolves: only a ready one can say goodbye.
+  if (client.status === 'ready') await within(client.quit().catch(() => undefined), 1_000);
+  if ((client.status as string) !== 'end') client.disconnect(); // quit() may have ended it meanwhile
+  await within(ended, 1_000);
+}
+
+/** Waits for `promise` at most `ms`; the bound's timer is cleared either way, so quit() leaves none behind. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([promise, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

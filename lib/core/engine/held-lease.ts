@@ -1,11 +1,12 @@
-import type { Clock, Timer } from './clock.js';
-import { leaseDeadline } from './clock.js';
-import { LockLostError } from './errors.js';
-import type { NodeSet } from './node-set.js';
-import { ttlValue } from './options.js';
-import { quorumOf, verdictOf } from './quorum.js';
-import type { RoundOutcome } from './quorum.js';
+import { LockLostError } from '../errors.js';
+import { ttlValue } from '../options.js';
+import type { LockMode, Primitive, PrimitiveKeys } from '../primitives/primitive.js';
+import type { Clock, Timer } from '../time/clock.js';
 import { AutoExtension } from './auto-extension.js';
+import { leaseStep } from './lease.js';
+import type { NodeSet } from './node-set.js';
+import type { RoundOutcome } from './round.js';
+import { describeNodeErrors, quorumOf, verdictOf } from './verdict.js';
 
 /** The handle a caller holds while it owns a lock. */
 export interface Lock extends AsyncDisposable {
@@ -13,6 +14,12 @@ export interface Lock extends AsyncDisposable {
   readonly resources: readonly string[];
   /** The random owner token (128 bits from a CSPRNG). */
   readonly value: string;
+  /** 'read' = shared with other readers; 'write' = exclusive (also a semaphore's permit). */
+  readonly mode: LockMode;
+  /** A semaphore's number of permits (undefined for other locks). */
+  readonly limit?: number;
+  /** A fenced lock's fence: larger than the fence of every earlier holder of its resources. */
+  readonly fence?: number;
   /** Monotonic deadline, ms on the performance.now() clock. */
   readonly validUntil: number;
   /** ms of validity left now (0 once expired, lost or released). */
@@ -55,20 +62,36 @@ export function expiryWarningMargin(ttl: number): number {
 }
 
 /** Why an extension round fell short, in counts: "busy" alone would blame the token for timeouts. */
-function extensionFailure(outcome: RoundOutcome, nodeCount: number): string {
+function extensionFailure(outcome: RoundOutcome<unknown>, nodeCount: number): string {
   const parts = [`only ${outcome.yes} of ${nodeCount} nodes extended it (${quorumOf(nodeCount)} needed)`];
   if (outcome.no > 0) parts.push(`${outcome.no} no longer hold our token`);
   if (outcome.errors.length > 0) {
-    parts.push(`${outcome.errors.length} failed: ${outcome.errors.map((e) => `#${e.node} ${e.address}: ${e.message}`).join('; ')}`);
+    parts.push(`${outcome.errors.length} failed: ${describeNodeErrors(outcome.errors)}`);
   }
   if (outcome.pending > 0) parts.push(`${outcome.pending} had not answered when the round was decided`);
   return parts.join(', ');
 }
 
+/** What a new handle holds: the granted lease and the primitive that took it. */
+export interface HeldLeaseInit {
+  readonly resources: readonly string[];
+  readonly primitive: Primitive;
+  readonly keys: PrimitiveKeys;
+  readonly value: string;
+  readonly ttl: number;
+  readonly validUntil: number;
+  readonly fence?: number;
+}
+
+/** The Lock handle of every primitive: extension, expiry warning and release are the same for all. */
 export class LockHandle implements Lock {
   readonly resources: readonly string[];
   readonly value: string;
-  private readonly keys: readonly string[];
+  readonly mode: LockMode;
+  readonly limit?: number;
+  readonly fence?: number;
+  private readonly primitive: Primitive;
+  private readonly keys: PrimitiveKeys;
   private readonly ttl: number;
   private deadline: number;
   private readonly controller = new AbortController();
@@ -79,9 +102,13 @@ export class LockHandle implements Lock {
 
   constructor(
     private readonly context: LockContext,
-    init: { resources: readonly string[]; keys: readonly string[]; value: string; ttl: number; validUntil: number },
+    init: HeldLeaseInit,
   ) {
     this.resources = init.resources;
+    this.primitive = init.primitive;
+    this.mode = init.primitive.mode;
+    if (init.primitive.limit !== undefined) this.limit = init.primitive.limit;
+    if (init.fence !== undefined) this.fence = init.fence;
     this.keys = init.keys;
     this.value = init.value;
     this.ttl = init.ttl;
@@ -140,14 +167,13 @@ export class LockHandle implements Lock {
     // Rule 11: only while still valid; never resurrect an expired lease.
     if (this.deadline <= clock.now()) throw this.lose('it expired before the extension');
     this.context.onExtend?.(ttl);
-    const startedAt = clock.now();
-    const outcome = await nodeSet.extend(this.keys, this.value, ttl, Math.min(nodeTimeout, ttl - 1));
+    const step = await leaseStep(clock, ttl, driftFactor, nodeSet.size, () =>
+      nodeSet.extend(this.primitive, this.keys, this.value, ttl, Math.min(nodeTimeout, ttl - 1)),
+    );
     if (this.releasing) throw new LockLostError(this.resources, 'it was released during the extension');
-    const deadline = leaseDeadline(startedAt, ttl, driftFactor);
-    const verdict = verdictOf(outcome, nodeSet.size);
-    if (verdict !== 'won') throw this.lose(extensionFailure(outcome, nodeSet.size));
-    if (deadline <= clock.now()) throw this.lose('the extension took longer than the new lease');
-    this.deadline = deadline;
+    if (step.verdict !== 'won') throw this.lose(extensionFailure(step.outcome, nodeSet.size));
+    if (!step.granted) throw this.lose('the extension took longer than the new lease');
+    this.deadline = step.validUntil;
     this.scheduleExpiryWarning();
   }
 
@@ -161,7 +187,8 @@ export class LockHandle implements Lock {
     let result: ReleaseResult;
     try {
       // Rule 13: compare-and-delete on all N regardless of what we believe, bounded in time.
-      const outcome = await this.context.nodeSet.release(this.keys, this.value, this.context.nodeTimeout);
+      const { nodeSet, nodeTimeout } = this.context;
+      const outcome = await nodeSet.give(this.primitive, this.keys, this.value, this.resources.length, nodeTimeout);
       result = { released: verdictOf(outcome, this.context.nodeSet.size) === 'won', nodes: outcome.yes };
     } catch {
       result = { released: false, nodes: 0 };

@@ -1,5 +1,10 @@
-import type { Clock, Timer } from './clock.js';
-import type { LockHandle } from './lock.js';
+import type { Clock, Timer } from '../time/clock.js';
+
+/** What auto-extension needs of a lock (not the handle itself: the handle owns its extension). */
+export interface Extendable {
+  readonly remaining: number;
+  extend(): Promise<void>;
+}
 
 /**
  * Rule 12: keeps one lock alive while its holder works. The next extension is planned from the
@@ -12,7 +17,7 @@ export class AutoExtension {
   private stopped = false;
 
   constructor(
-    private readonly lock: LockHandle,
+    private readonly lock: Extendable,
     private readonly ttl: number,
     private readonly clock: Clock,
   ) {}

@@ -1,0 +1,92 @@
+import type { AmnesiaGuard } from '../nodes/amnesia-guard.js';
+import type { LockNode } from '../nodes/lock-node.js';
+import type { LockScript } from '../nodes/lock-script.js';
+import type { Primitive, PrimitiveKeys } from '../primitives/primitive.js';
+import { takeReplyOf } from '../primitives/take-reply.js';
+import type { TakeReply } from '../primitives/take-reply.js';
+import type { Clock } from '../time/clock.js';
+import { runRound } from './round.js';
+import type { RoundOutcome } from './round.js';
+
+/**
+ * The N configured masters and the rounds a primitive's scripts run on them: take, extend and
+ * give, the same for every kind of lock. Keys arrive already laid out by the primitive.
+ */
+export class NodeSet {
+  constructor(
+    readonly nodes: readonly LockNode[],
+    private readonly clock: Clock,
+    /** Rule 15: judges where each node stands before its take vote counts. */
+    private readonly amnesia: AmnesiaGuard,
+  ) {}
+
+  get size(): number {
+    return this.nodes.length;
+  }
+
+  /**
+   * Rule 2: one atomic script per node. Rule 15: a node that sits out of the quorum
+   * (amnesia-guard.ts) still gets the write, but its yes counts as a failure.
+   */
+  take(primitive: Primitive, keys: PrimitiveKeys, token: string, ttl: number, fence: number, timeoutMs: number): Promise<RoundOutcome<TakeReply>> {
+    const scriptKeys = [...keys.take, ...this.amnesia.keys];
+    const args = [token, ttl, ...primitive.takeArgs(fence)];
+    // The census waits a little less than a node may take, so its verdict still counts.
+    const census = this.amnesia.enabled ? this.amnesia.census(this.nodes, Math.max(1, Math.floor(timeoutMs * 0.75))) : undefined;
+    return runRound({
+      nodes: this.nodes,
+      timeoutMs,
+      clock: this.clock,
+      decideEarly: true,
+      ask: async (node) => {
+        let reply: TakeReply;
+        try {
+          reply = takeReplyOf(await node.run(primitive.take, scriptKeys, args), token);
+        } catch (error) {
+          census?.record(node.index, 'failed');
+          throw error;
+        }
+        if (census) {
+          census.record(node.index, reply.standing);
+          await this.amnesia.judge(node, reply.standing, census);
+        }
+        return { yes: reply.standing.taken, value: reply };
+      },
+    });
+  }
+
+  /** Rule 11: extend only holds that are still ours and running, quorum required. */
+  extend(primitive: Primitive, keys: PrimitiveKeys, token: string, ttl: number, timeoutMs: number): Promise<RoundOutcome<never>> {
+    const scriptKeys = [...keys.extend, this.amnesia.keys[0]];
+    return this.round(primitive.extend, scriptKeys, [token, ttl], timeoutMs, true, (reply) => reply === 1);
+  }
+
+  /**
+   * Rules 7 and 13: give up our holds on all N, whatever we believe about each node, bounded
+   * by the per-node timeout; a node votes yes when it let go of every resource.
+   */
+  give(primitive: Primitive, keys: PrimitiveKeys, token: string, resourceCount: number, timeoutMs: number): Promise<RoundOutcome<never>> {
+    return this.round(primitive.give, keys.give, [token], timeoutMs, false, (reply) => reply === resourceCount);
+  }
+
+  /** Run one script on some of the nodes, every one of them answering or timing out. */
+  runOn(nodes: readonly LockNode[], script: LockScript, keys: readonly string[], args: readonly (string | number)[], timeoutMs: number): Promise<RoundOutcome<never>> {
+    return runRound({ nodes, timeoutMs, clock: this.clock, decideEarly: false, ask: async (node) => ({ yes: (await node.run(script, keys, args)) === 1 }) });
+  }
+
+  /** The node's generation key, the last of its guard keys (fence re-seeding writes in it). */
+  get generationKey(): string {
+    return this.amnesia.keys[3];
+  }
+
+  private round(
+    script: LockScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    timeoutMs: number,
+    decideEarly: boolean,
+    isYes: (reply: unknown) => boolean,
+  ): Promise<RoundOutcome<never>> {
+    return runRound({ nodes: this.nodes, timeoutMs, clock: this.clock, decideEarly, ask: async (node) => ({ yes: isYes(await node.run(script, keys, args)) }) });
+  }
+}

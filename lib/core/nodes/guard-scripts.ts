@@ -1,0 +1,53 @@
+import { lockScript } from './lock-script.js';
+import type { LockScript } from './lock-script.js';
+
+/**
+ * Rule 15: mark a node as serving this deployment. KEYS = the node's guard keys (marker,
+ * quarantine, birth, generation; amnesia-guard.ts). KEYS[1], the marker, records the largest
+ * lease ARGV[1]. With ARGV[2] > 0 the node lost its data: its votes stay out for that many ms
+ * (KEYS[2], the quarantine, expiring on the node's own clock; never shortened) and its
+ * generation (KEYS[4]) becomes ARGV[4], so that fence values it holds are doubted until they are
+ * re-seeded (primitives/fenced.ts). With ARGV[3] > 0 the deployment is being born: KEYS[3] says
+ * so for that many ms, while its other nodes are still being marked.
+ */
+export const SEAL = lockScript(
+  'seal',
+  `local lease, window, birth = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local recorded = tonumber(redis.call('GET', KEYS[1]))
+if not recorded or recorded < lease then redis.call('SET', KEYS[1], math.max(lease, window)) end
+if window > 0 then
+  if redis.call('PTTL', KEYS[2]) < window then redis.call('SET', KEYS[2], 'lost-data', 'PX', window) end
+  redis.call('SET', KEYS[4], ARGV[4])
+end
+if birth > 0 then redis.call('SET', KEYS[3], 'marking', 'PX', birth) end
+return 1`,
+);
+
+/**
+ * Rule 15: the boot sentinel. The script cache is never persisted, so this script is cached on
+ * a server exactly when some client ran it since that server process started. A client that
+ * gets NOSCRIPT for any of our scripts asks the sentinel by SHA first: NOSCRIPT again means the
+ * process is new (restarted, from an RDB snapshot, an AOF or nothing, or a replica promoted),
+ * and the sentinel then runs by source with ARGV[1] = '1': if the node has a marker (KEYS[1]: it
+ * served this deployment before), its votes stay out (KEYS[2]) for the largest lease it recorded
+ * (or ARGV[2] ms, if longer), since writes acknowledged after its last save may be gone, and its
+ * generation (KEYS[3]) becomes ARGV[3]: fence values it restored may be older than it acknowledged.
+ *
+ * Its text, with the key prefix in it, changes only with the version in its first line: a new
+ * text looks like a restart of every node to the first client that runs it (one lease out).
+ */
+export function bootSentinel(keyPrefix: string): LockScript {
+  return lockScript(
+    'boot-sentinel',
+    `-- nestjs-redlock boot sentinel v2, key prefix ${Buffer.from(keyPrefix, 'utf8').toString('hex')}
+if ARGV[1] ~= '1' then return 0 end
+local recorded = tonumber(redis.call('GET', KEYS[1]))
+if not recorded then return 0 end
+local window = math.max(recorded, tonumber(ARGV[2]))
+if redis.call('PTTL', KEYS[2]) < window then
+  redis.call('SET', KEYS[2], 'restarted', 'PX', window)
+end
+redis.call('SET', KEYS[3], ARGV[3])
+return window`,
+  );
+}

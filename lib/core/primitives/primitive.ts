@@ -1,0 +1,35 @@
+import type { LockScript } from '../nodes/lock-script.js';
+
+/** Exclusive (write, the default) or shared with other readers. */
+export type LockMode = 'write' | 'read';
+
+/** The keys each of a primitive's scripts takes for one lock (the engine appends the node's guard keys). */
+export interface PrimitiveKeys {
+  readonly take: readonly string[];
+  readonly extend: readonly string[];
+  readonly give: readonly string[];
+}
+
+/**
+ * What a kind of lock supplies to the one engine: its keys and the three scripts each node runs.
+ * Everything else (rounds, the lease step, attempts and clean-up, waiting, the Lock handle,
+ * extension, release) is the engine's, the same for every kind.
+ *
+ * The scripts' contract:
+ * - take: KEYS = `keys.take` + guard keys, ARGV = [token, ttl, ...takeArgs]; replies through
+ *   TAKE_PREAMBLE's `reply(taken, detail, value, fence)` (take-reply.ts);
+ * - extend: KEYS = `keys.extend` + the node's marker, ARGV = [token, ttl]; 1 when every hold was
+ *   extended, 0 when any was no longer ours (an expired hold is never resurrected, rule 11);
+ * - give: KEYS = `keys.give`, ARGV = [token]; how many of the lock's resources it let go (rule 13).
+ */
+export interface Primitive {
+  readonly mode: LockMode;
+  /** A semaphore's number of permits; undefined for the other kinds. */
+  readonly limit: number | undefined;
+  readonly take: LockScript;
+  readonly extend: LockScript;
+  readonly give: LockScript;
+  keysFor(keyPrefix: string, resources: readonly string[]): PrimitiveKeys;
+  /** ARGV after token and ttl; `fence` is the proposal of a fenced take. */
+  takeArgs(fence: number): readonly (string | number)[];
+}

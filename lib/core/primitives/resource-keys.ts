@@ -1,0 +1,35 @@
+import { libraryKey } from '../nodes/reserved-keys.js';
+
+/**
+ * The keys one resource may use on a node. `lock` is the prefixed resource name itself (an
+ * exclusive holder's token, with the lease as its expiry); the others are the library's own
+ * records under the reserved prefix, so no resource name can collide with them.
+ */
+export interface ResourceKeys {
+  /** Exclusive (write) holder: its token, expiring with its lease. */
+  readonly lock: string;
+  /** Shared holders (readers or semaphore permits): token -> end of its lease on the node's clock. */
+  readonly shared: string;
+  /** What the shared holders are: 'read', or a semaphore's limit. */
+  readonly kind: string;
+  /** A writer waiting for shared holders to leave: while it is there, no new shared holder joins. */
+  readonly writerWaiting: string;
+  /** The largest fence this node accepted for the resource, with the node generation it was written in. */
+  readonly fence: string;
+}
+
+export function resourceKeys(keyPrefix: string, resource: string): ResourceKeys {
+  return {
+    lock: keyPrefix + resource,
+    shared: libraryKey(keyPrefix, `shared:${resource}`),
+    kind: libraryKey(keyPrefix, `kind:${resource}`),
+    writerWaiting: libraryKey(keyPrefix, `writer-waiting:${resource}`),
+    fence: libraryKey(keyPrefix, `fence:${resource}`),
+  };
+}
+
+/** The keys of every resource, grouped by role: all locks, then all shared sets, and so on. */
+export function keysByRole(keyPrefix: string, resources: readonly string[], roles: readonly (keyof ResourceKeys)[]): string[] {
+  const all = resources.map((r) => resourceKeys(keyPrefix, r));
+  return roles.flatMap((role) => all.map((keys) => keys[role]));
+}
