@@ -1,4 +1,5 @@
 import { RedlockConfigError } from '../core/index.js';
+import type { LockMode } from '../core/index.js';
 import { show } from '../core/errors.js';
 import { resolveCallSettings, resolveEngineSettings } from '../core/options.js';
 import { LockKey } from '../keys/lock-key.js';
@@ -15,6 +16,12 @@ export interface LockedOptions {
   onBusy?: 'throw' | 'skip';
   /** Keep extending the lease while the method (or its Observable) runs. Default true. */
   autoExtend?: boolean;
+  /** 'read' shares the resource with other readers; 'write' (the default) is exclusive. */
+  mode?: LockMode;
+  /** A semaphore: at most `limit` calls hold the resource at once. Not with mode 'read' or fenced. */
+  limit?: number;
+  /** Hand out a fencing token: `RedlockService.current()?.fence`, larger for every later holder. */
+  fenced?: boolean;
 }
 
 /** Everything one `@Locked` asked for, checked when the decorator runs. */
@@ -26,9 +33,12 @@ export interface LockedDefinition {
   readonly wait: number | undefined;
   readonly onBusy: 'throw' | 'skip';
   readonly autoExtend: boolean;
+  readonly mode: LockMode;
+  readonly limit: number | undefined;
+  readonly fenced: boolean;
 }
 
-const OPTION_KEYS = ['ttl', 'wait', 'onBusy', 'autoExtend'];
+const OPTION_KEYS = ['ttl', 'wait', 'onBusy', 'autoExtend', 'mode', 'limit', 'fenced'];
 
 export function createLockedDefinition(
   where: string,
@@ -45,7 +55,11 @@ export function createLockedDefinition(
     throw new RedlockConfigError(`${field}.onBusy`, `must be 'throw' or 'skip', got ${show(o.onBusy)}`);
   }
   // The core's own validation, so @Locked accepts exactly what acquire() accepts.
-  resolveCallSettings(resolveEngineSettings({}), { ttl: o.ttl, wait: o.wait, autoExtend: o.autoExtend }, field);
+  const settings = resolveCallSettings(
+    resolveEngineSettings({}),
+    { ttl: o.ttl, wait: o.wait, autoExtend: o.autoExtend, mode: o.mode, limit: o.limit, fenced: o.fenced },
+    field,
+  );
   return {
     where,
     key: new LockKey(key, where, method),
@@ -53,6 +67,9 @@ export function createLockedDefinition(
     wait: o.wait as number | undefined,
     onBusy: (o.onBusy as 'throw' | 'skip' | undefined) ?? 'throw',
     autoExtend: (o.autoExtend as boolean | undefined) ?? true,
+    mode: settings.mode,
+    limit: settings.limit,
+    fenced: settings.fenced,
   };
 }
 

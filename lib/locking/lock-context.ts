@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Lock } from '../core/index.js';
+import { reentersHeld } from './reentry.js';
+import type { WantedKind } from './reentry.js';
 
 interface HeldLock {
   /** The Redlock instance that holds it: the same name on another node set is another lock. */
@@ -35,12 +37,19 @@ export function currentLock(): Lock | undefined {
   return frames.getStore()?.current;
 }
 
-/** The resources of `resources` that this context does not already hold through `owner`. */
-export function notHeld(owner: object, resources: readonly string[]): string[] {
+/**
+ * The resources of `resources` that this context does not already hold through `owner` in a way
+ * that serves `wanted` (reentry.ts; a held lock that cannot serve it throws, naming `field`).
+ */
+export function notHeld(owner: object, resources: readonly string[], wanted: WantedKind, field: string): string[] {
   const held = frames.getStore()?.held ?? [];
   // A lock that was lost or released no longer protects anything: acquire afresh then.
   const live = held.filter((h) => h.owner === owner && h.lock.remaining > 0);
-  return resources.filter((r) => !live.some((h) => h.lock.resources.includes(r)));
+  return resources.filter((r) => {
+    // One holder at most: a nested call never takes a resource its context already holds.
+    const holder = live.find((h) => h.lock.resources.includes(r));
+    return !holder || !reentersHeld(holder.lock, r, wanted, field);
+  });
 }
 
 /**

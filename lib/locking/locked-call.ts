@@ -24,13 +24,16 @@ export async function enterLockedCall(
   definition: LockedDefinition,
   signal?: AbortSignal,
 ): Promise<LockedEntry> {
-  const missing = notHeld(service.redlock, resources);
+  const missing = notHeld(service.redlock, resources, definition, `@Locked options of ${definition.where}`);
   if (missing.length === 0) return REENTERED;
   try {
     const lock = await service.acquire(missing, {
       ttl: definition.ttl,
       wait: definition.wait,
       autoExtend: definition.autoExtend,
+      mode: definition.mode,
+      limit: definition.limit,
+      fenced: definition.fenced,
       signal,
     });
     return { kind: 'acquired', lock };
