@@ -22,6 +22,9 @@ export default tseslint.config(
   ...coreLayer(['lib/core/primitives/**/*.ts'], ['../../*', '../engine/*', '../redlock.js']),
   ...coreLayer(['lib/core/nodes/**/*.ts'], ['../../*', '../engine/*', '../primitives/*', '../redlock.js']),
   ...coreLayer(['lib/core/time/**/*.ts'], ['../../*', '../engine/*', '../primitives/*', '../nodes/*', '../redlock.js']),
+  // store/ is beside the engine, not in it: helpers for the data store a lock protects, which
+  // need no lock machinery (only errors.ts).
+  ...coreLayer(['lib/core/store/**/*.ts'], ['../../*', '../engine/*', '../primitives/*', '../nodes/*', '../time/*', '../redlock.js', '../options.js']),
 );
 
 /** Import bans of one layer of lib/core. */

@@ -17,3 +17,5 @@ export {
   RedlockError,
 } from './errors.js';
 export type { NodeError, RedlockErrorCode } from './errors.js';
+export { defaultFenceKey, fencedWrite } from './store/fenced-write.js';
+export type { FencedWriteOptions, FencedWriteResult } from './store/fenced-write.js';
