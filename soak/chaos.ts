@@ -82,6 +82,11 @@ export interface ChaosPlan {
    */
   readonly burst?: { readonly size: number; readonly gapMs: readonly [number, number] };
   readonly timings: ChaosTimings;
+  /**
+   * pause-contender freezes a process holding a long fenced lock (the fenced workload: its late
+   * write must meet the store's fence), not just any long lock.
+   */
+  readonly pauseFencedHolders?: boolean;
 }
 
 export interface ChaosTarget {
@@ -233,14 +238,16 @@ export class Chaos {
       }
       case 'pause-contender': {
         // Freeze a process while it holds an auto-extended lock, so the pause always outlives a
-        // held lease (give up waiting after a while and take any process).
-        let holders = pool.holdingLong();
+        // held lease (give up waiting after a while and take any process). In the fenced
+        // workload, one that holds a long fenced lock: it is mid-section, and writes when it wakes.
+        const fenced = this.plan.pauseFencedHolders === true;
+        let holders = pool.holdingLong(fenced);
         for (let waited = 0; holders.length === 0 && waited < LONG_HOLDER_WAIT_MS && !this.stopped; waited += 50) {
           await this.sleep(50);
-          holders = pool.holdingLong();
+          holders = pool.holdingLong(fenced);
         }
         const proc = holders.length > 0 ? pick(random, holders) : Math.floor(random() * pool.size);
-        const why = holders.length > 0 ? 'while it holds an auto-extended lock' : 'no long lock seen, any process';
+        const why = holders.length > 0 ? `while it holds an auto-extended ${fenced ? 'fenced ' : ''}lock` : `no long ${fenced ? 'fenced ' : ''}lock seen, any process`;
         const event = start(`SIGSTOP contender p${proc} (pid ${pool.pid(proc)}) for ${t.contenderPauseMs} ms, ${why}`, [], proc);
         try {
           pool.pause(proc);

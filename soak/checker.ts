@@ -4,7 +4,9 @@ import { findOverlaps } from '../test/support/overlap-checker.js';
 import type { Overlap } from '../test/support/overlap-checker.js';
 import type { FaultEvent, FaultKind } from './chaos.js';
 import type { Collected, ContenderExit } from './contenders.js';
-import type { AcquireRecord, LossRecord, SectionRecord } from './protocol.js';
+import { checkFenced, checkRw, checkSemaphore, ofWorkload } from './family-checks.js';
+import type { FencedResult, RwResult, SemaphoreResult } from './family-checks.js';
+import type { AcquireRecord, LossRecord, SectionRecord, Workload } from './protocol.js';
 import { distribution } from './stats.js';
 import type { Distribution } from './stats.js';
 
@@ -23,6 +25,17 @@ export interface CheckInput {
   readonly hangBoundMs: number;
   /** How long after a fault was lifted its effects still count as "during faults". */
   readonly settleMs: number;
+  /** The workloads the contenders ran, and the semaphore's limit. */
+  readonly workloads: readonly Workload[];
+  readonly limit: number;
+}
+
+/** The checks of the lock family, per workload that ran (mutex: the overlaps and counters above). */
+export interface FamilyResult {
+  readonly sectionsBy: ReadonlyMap<Workload, number>;
+  readonly rw?: RwResult;
+  readonly semaphore?: SemaphoreResult;
+  readonly fenced?: FencedResult;
 }
 
 export interface LatencyRow {
@@ -41,9 +54,12 @@ export interface ContenderPauseEffect {
   readonly signalAborted: number;
   /** ... where only `remaining` (0) stopped the write: the signal had not fired yet. */
   readonly remainingOnly: number;
-  /** ... that wrote anyway: must be 0. */
+  /** ... that wrote anyway (fenced sections aside, whose writes the fence judges): must be 0. */
   readonly written: number;
   readonly refusedByStore: number;
+  /** ... fenced sections whose late write the store refused by fence, or accepted. */
+  readonly refusedByFence: number;
+  readonly acceptedByFence: number;
 }
 
 export interface MajorityDownEffect {
@@ -68,9 +84,11 @@ export interface FaultEffect {
 }
 
 export interface CheckResult {
-  readonly sections: { total: number; written: number; skipped: number; refused: number; long: number };
+  readonly sections: { total: number; written: number; skipped: number; refused: number; refusedByFence: number; read: number; counted: number; long: number };
+  /** Exclusive locks (mutex, fenced) whose validity windows overlapped. */
   readonly overlaps: readonly Overlap<SectionRecord>[];
-  /** Sections that wrote although their lock had expired when the holder checked: must be 0. */
+  readonly family: FamilyResult;
+  /** Sections that wrote although their lock had expired when the holder checked (fenced aside): must be 0. */
   readonly staleWrites: readonly SectionRecord[];
   readonly lostUpdates: { keys: number; lost: number; extra: number; mismatches: { key: string; counter: number; written: number }[] };
   readonly hangs: readonly { record: AcquireRecord; overByMs: number }[];
@@ -107,9 +125,18 @@ export function check(input: CheckInput): CheckResult {
   const frozen = (proc: number, from: number, to: number) => pauses.some((p) => p.proc === proc && intersects(from, to, p.startedAt, p.endedAt));
   const duringFault = (from: number, to: number) => faults.some((f) => intersects(from, to, f.startedAt, f.endedAt + settleMs));
 
-  // Mutual exclusion: validity windows of one key never overlap.
-  const overlaps = findOverlaps(sections);
-  const staleWrites = sections.filter((s) => s.outcome === 'written' && s.checkedAt >= s.validUntil);
+  // Mutual exclusion: validity windows of one key never overlap (readers and permits are judged
+  // by their own rules below). Fenced holders write without checking their lease: the fence judges.
+  const overlaps = findOverlaps(sections.filter((s) => s.workload === 'mutex' || s.workload === 'fenced'));
+  const staleWrites = sections.filter((s) => s.outcome === 'written' && s.workload !== 'fenced' && s.checkedAt >= s.validUntil);
+  const sectionsBy = new Map<Workload, number>();
+  for (const s of sections) sectionsBy.set(s.workload, (sectionsBy.get(s.workload) ?? 0) + 1);
+  const family: FamilyResult = {
+    sectionsBy,
+    ...(input.workloads.includes('rw') ? { rw: checkRw(ofWorkload(sections, 'rw')) } : {}),
+    ...(input.workloads.includes('semaphore') ? { semaphore: checkSemaphore(ofWorkload(sections, 'semaphore'), input.limit) } : {}),
+    ...(input.workloads.includes('fenced') ? { fenced: checkFenced(ofWorkload(sections, 'fenced'), pauses) } : {}),
+  };
 
   // Lost updates: each counter must equal the writes that completed on its key.
   const written = new Map<string, number>();
@@ -182,9 +209,13 @@ export function check(input: CheckInput): CheckResult {
       written: sections.filter((s) => s.outcome === 'written').length,
       skipped: sections.filter((s) => s.outcome === 'skipped').length,
       refused: sections.filter((s) => s.outcome === 'refused').length,
+      refusedByFence: sections.filter((s) => s.outcome === 'refused-by-fence').length,
+      read: sections.filter((s) => s.outcome === 'read').length,
+      counted: sections.filter((s) => s.outcome === 'counted').length,
       long: sections.filter((s) => s.long).length,
     },
     overlaps,
+    family,
     staleWrites,
     lostUpdates: { keys: new Set([...written.keys(), ...input.counters.keys()]).size, lost, extra, mismatches },
     hangs,
@@ -216,8 +247,10 @@ function contenderPauseEffect(fault: FaultEvent, sections: readonly SectionRecor
     expired: expired.length,
     signalAborted: expired.filter((s) => s.abortedAtCheck).length,
     remainingOnly: expired.filter((s) => !s.abortedAtCheck).length,
-    written: expired.filter((s) => s.outcome === 'written').length,
+    written: expired.filter((s) => s.outcome === 'written' && s.workload !== 'fenced').length,
     refusedByStore: expired.filter((s) => s.outcome === 'refused').length,
+    refusedByFence: expired.filter((s) => s.outcome === 'refused-by-fence').length,
+    acceptedByFence: expired.filter((s) => s.outcome === 'written' && s.workload === 'fenced').length,
   };
 }
 

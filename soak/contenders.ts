@@ -41,6 +41,7 @@ class Contender {
   summary: ContenderSummary | undefined;
   inFlight: InFlightAcquire[] = [];
   longHeld = 0;
+  longFencedHeld = 0;
   paused = false;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
@@ -94,9 +95,9 @@ export class ContenderPool {
     return this.contenders[proc]?.child.pid;
   }
 
-  /** Processes that said they hold an auto-extended lock right now. */
-  holdingLong(): number[] {
-    return this.contenders.filter((c) => c.running && c.longHeld > 0).map((c) => c.proc);
+  /** Processes that said they hold an auto-extended lock right now (with `fenced`, a fenced one). */
+  holdingLong(fenced = false): number[] {
+    return this.contenders.filter((c) => c.running && (fenced ? c.longFencedHeld : c.longHeld) > 0).map((c) => c.proc);
   }
 
   /** SIGSTOP: the whole process freezes, timers and all, as in a long GC pause or swap storm. */
@@ -156,6 +157,7 @@ export class ContenderPool {
         break;
       case 'holding':
         contender.longHeld = message.long;
+        contender.longFencedHeld = message.longFenced;
         break;
       case 'done':
         contender.summary = message.summary;

@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { AMNESIA_FAULTS, FAULT_KINDS, FAULT_LABELS, SURVIVABLE_FAULTS, timingsFor } from './chaos.js';
 import type { AmnesiaFault, FaultKind } from './chaos.js';
 import type { PhaseSpec, Scenario } from './phase.js';
+import { WORKLOADS } from './protocol.js';
+import type { Workload } from './protocol.js';
 
 export const HELP = `npm run soak -- [options]
 
@@ -20,17 +22,30 @@ Scenarios
   --scenario replaced-node  N=3 durable nodes (AOF), one replaced by an empty one (a new disk)
   --restart-guard on|off|both   the engine's restartGuard option (default on). With off, overlaps in
                             these scenarios are the expected demonstration; both = the pair, off then on
-  --ci                      CI preset: 55 s of chaos with every fault kind exactly once, then 15 s of
+  --ci                      CI preset: 55 s of chaos with every fault kind exactly once, 22 s of the
+                            family workload under a contender pause and a node kill, then 15 s of
                             guarded empty-restart and 10 s of each other guarded scenario above
+
+Workloads (chaos scenario)
+  --workload mutex          (default) every worker takes a plain lock and does a read-modify-write of
+                            a counter, the store refusing writes after the lease (deadline check)
+  --workload rw             read locks (--read-share of them) and write locks on the same keys:
+                            writers do the read-modify-write, readers read the counter twice
+  --workload semaphore      limit --limit; holders register in a store-side set of live holders
+  --workload fenced         fenced locks; the counter written with fencedWrite() and no lease check
+                            (the fence alone protects it); contender pauses freeze fenced holders
+  --workload family         the four at once, each iteration picking one (keys apart per workload)
+  --read-share <0..1>       rw: share of read locks (0.8)
+  --limit <n>               semaphore: permits per key (3)
 
 Options (defaults for chaos / empty-restart)
   --duration <s>       seconds per phase (300 / 60)
   --processes <n>      contender processes (4 / 4)
   --workers <n>        workers per process (8 / 6)
   --nodes <n>          lock nodes (5 / 3)
-  --hot-keys <n>       hot keys (3 / 12)
+  --hot-keys <n>       hot keys (3 / 12; 2 per workload for the other workloads)
   --cold-keys <n>      cold keys (200 / 0)
-  --hot-share <0..1>   share of iterations on a hot key (0.25 / 1)
+  --hot-share <0..1>   share of iterations on a hot key (0.25 / 1; 0.75 for the other workloads)
   --ttl <ms>           lease (1500 / 1000)
   --wait <ms>          acquire wait (2000 / 2000)
   --chaos <list>       fault kinds, comma-separated, or all / none (${SURVIVABLE_FAULTS.join(',')} / the scenario's own)
@@ -61,6 +76,9 @@ interface Overrides {
   wait?: number;
   chaos?: FaultKind[];
   hangBound?: number;
+  workloads?: Workload[];
+  readShare?: number;
+  limit?: number;
 }
 
 export class UsageError extends Error {}
@@ -84,6 +102,9 @@ export function planFromArgs(argv: readonly string[]): RunPlan | 'help' {
       wait: { type: 'string' },
       chaos: { type: 'string' },
       'hang-bound': { type: 'string' },
+      workload: { type: 'string' },
+      'read-share': { type: 'string' },
+      limit: { type: 'string' },
       seed: { type: 'string' },
       report: { type: 'string' },
       raw: { type: 'string' },
@@ -105,12 +126,18 @@ export function planFromArgs(argv: readonly string[]): RunPlan | 'help' {
     nodes: optionalInt(values.nodes, '--nodes', 1),
     hotKeys: optionalInt(values['hot-keys'], '--hot-keys', 0),
     coldKeys: optionalInt(values['cold-keys'], '--cold-keys', 0),
-    hotShare: values['hot-share'] === undefined ? undefined : share(values['hot-share']),
+    hotShare: values['hot-share'] === undefined ? undefined : share(values['hot-share'], '--hot-share'),
     ttl: optionalInt(values.ttl, '--ttl', 100),
     wait: optionalInt(values.wait, '--wait', 0),
     chaos: values.chaos === undefined ? undefined : faultList(values.chaos),
     hangBound: optionalInt(values['hang-bound'], '--hang-bound', 0),
+    workloads: values.workload === undefined ? undefined : workloadList(values.workload),
+    readShare: values['read-share'] === undefined ? undefined : share(values['read-share'], '--read-share'),
+    limit: optionalInt(values.limit, '--limit', 1),
   };
+  if (o.workloads !== undefined && scenario !== 'chaos' && !values.ci && o.workloads.some((w) => w !== 'mutex')) {
+    throw new UsageError(`--workload ${values.workload} runs in the chaos scenario only (the rule-15 scenarios soak the mutex)`);
+  }
   const reportPath = values.report ?? '.tmp/soak-report.md';
   const rawPath = values.raw;
 
@@ -123,7 +150,12 @@ export function planFromArgs(argv: readonly string[]): RunPlan | 'help' {
       reportPath,
       rawPath,
       phases: [
-        chaosPhase({ ...o, duration: o.duration ?? 55 }, true, seed, { warmupMs: 4_000, cooldownMs: 3_000, gapMs: [1_500, 2_500], rounds: 1 }),
+        chaosPhase({ ...o, duration: o.duration ?? 55, workloads: undefined }, true, seed, { warmupMs: 4_000, cooldownMs: 3_000, gapMs: [1_500, 2_500], rounds: 1 }),
+        // The lock family briefly: a frozen fenced holder (its late write refused by fence) and a
+        // node kill, with readers, writers, permits and fenced holders all at work.
+        chaosPhase({ ...o, duration: 22, workloads: [...WORKLOADS], chaos: ['pause-contender', 'kill-node'] }, true, seed + 100, {
+          warmupMs: 4_000, cooldownMs: 3_000, gapMs: [1_500, 2_500], rounds: 1,
+        }),
         amnesiaPhase('empty-restart', { ...o, duration: 15, nodes: undefined, chaos: undefined }, true, seed + 1),
         ...AMNESIA_FAULTS.filter((kind) => kind !== 'empty-restart').map((kind, i) =>
           amnesiaPhase(kind, { ...o, duration: 10, nodes: undefined, chaos: undefined }, true, seed + 2 + i)),
@@ -143,8 +175,11 @@ export function planFromArgs(argv: readonly string[]): RunPlan | 'help' {
 function chaosPhase(o: Overrides, guard: boolean, seed: number, plan: Partial<PhaseSpec['chaos']> = {}): PhaseSpec {
   const ttl = o.ttl ?? 1_500;
   const nodes = o.nodes ?? 5;
+  const workloads = o.workloads ?? ['mutex'];
+  const family = workloads.some((w) => w !== 'mutex');
+  const named = workloads.length === WORKLOADS.length ? 'family (mutex, rw, semaphore, fenced)' : workloads.join(', ');
   return {
-    title: `chaos: ${nodes} durable lock nodes (AOF, appendfsync always), restart guard ${guard ? 'on' : 'off'}`,
+    title: `chaos: ${nodes} durable lock nodes (AOF, appendfsync always), restart guard ${guard ? 'on' : 'off'}${family ? `, workload ${named}` : ''}`,
     scenario: 'chaos',
     nodes,
     persist: true,
@@ -153,9 +188,11 @@ function chaosPhase(o: Overrides, guard: boolean, seed: number, plan: Partial<Ph
     processes: o.processes ?? 4,
     contender: {
       workers: o.workers ?? 8,
-      hotKeys: o.hotKeys ?? 3,
+      // The family's keys are split per workload: fewer, busier hot keys keep each contended
+      // (a semaphore of 3 must fill up, a writer must meet readers).
+      hotKeys: o.hotKeys ?? (family ? 2 : 3),
       coldKeys: o.coldKeys ?? 200,
-      hotShare: o.hotShare ?? 0.25,
+      hotShare: o.hotShare ?? (family ? 0.75 : 0.25),
       ttl,
       wait: o.wait ?? 2_000,
       retryDelay: 50,
@@ -166,9 +203,13 @@ function chaosPhase(o: Overrides, guard: boolean, seed: number, plan: Partial<Ph
       longHoldMs: [Math.round(0.5 * ttl), Math.round(2.5 * ttl)],
       thinkMs: [5, 25],
       writeMargin: 25,
+      workloads,
+      readShare: o.readShare ?? 0.8,
+      limit: o.limit ?? 3,
     },
     chaos: {
       kinds: o.chaos ?? SURVIVABLE_FAULTS,
+      pauseFencedHolders: workloads.includes('fenced'),
       warmupMs: 10_000,
       cooldownMs: 5_000,
       gapMs: [3_000, 6_000],
@@ -217,6 +258,9 @@ function amnesiaPhase(kind: AmnesiaFault, o: Overrides, guard: boolean, seed: nu
       longHoldMs: [0, 0],
       thinkMs: [0, 20],
       writeMargin: 25,
+      workloads: ['mutex'],
+      readShare: 0,
+      limit: 1,
     },
     chaos: {
       kinds: o.chaos ?? [kind],
@@ -246,10 +290,16 @@ function optionalInt(text: string | undefined, flag: string, min: number): numbe
   return text === undefined ? undefined : int(text, flag, min);
 }
 
-function share(text: string): number {
+function share(text: string, flag: string): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`--hot-share must be a number from 0 to 1, got ${text}`);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`${flag} must be a number from 0 to 1, got ${text}`);
   return n;
+}
+
+function workloadList(text: string): Workload[] {
+  if (text === 'family') return [...WORKLOADS];
+  if (!(WORKLOADS as readonly string[]).includes(text)) throw new UsageError(`--workload must be one of ${WORKLOADS.join(', ')} or family, got ${text}`);
+  return [text as Workload];
 }
 
 function faultList(text: string): FaultKind[] {

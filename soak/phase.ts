@@ -112,6 +112,8 @@ export async function runPhase(spec: PhaseSpec, random: () => number, log: (line
       wait,
       hangBoundMs: spec.hangBoundMs,
       settleMs: spec.settleMs,
+      workloads: spec.contender.workloads,
+      limit: spec.contender.limit,
     });
     return {
       spec,
@@ -120,7 +122,7 @@ export async function runPhase(spec: PhaseSpec, random: () => number, log: (line
       faults: chaos.events,
       exits,
       check: result,
-      verdict: judge(result, spec.expectOverlaps),
+      verdict: judge(result, spec.expectOverlaps, spec.chaos.pauseFencedHolders === true),
       collected: pool.collected,
     };
   } finally {

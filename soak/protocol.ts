@@ -2,6 +2,10 @@
 // on process.hrtime, the one monotonic clock that every process on the machine shares, so the
 // checker can compare records from different processes.
 
+/** What the workers of a contender do: which member of the lock family, and how the store checks it. */
+export const WORKLOADS = ['mutex', 'rw', 'semaphore', 'fenced'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
 /** How a contender process is configured (passed as JSON in argv[2]). */
 export interface ContenderConfig {
   /** Index of this process among the contenders (p0, p1, ...). */
@@ -30,6 +34,12 @@ export interface ContenderConfig {
   readonly thinkMs: readonly [number, number];
   /** A holder writes only with at least this much validity left (its own check, rule 10). */
   readonly writeMargin: number;
+  /** The workloads mixed in this process; each iteration picks one at random (keys apart per workload). */
+  readonly workloads: readonly Workload[];
+  /** rw: share of iterations that take a read lock (the rest write). */
+  readonly readShare: number;
+  /** semaphore: the `limit` of every semaphore. */
+  readonly limit: number;
   readonly seed: number;
 }
 
@@ -40,7 +50,13 @@ export type SectionOutcome =
   /** The holder's own check (signal aborted or too little `remaining`) stopped the write. */
   | 'skipped'
   /** The data store's deadline check refused a write that arrived after the lease (rule 17 gap). */
-  | 'refused';
+  | 'refused'
+  /** fenced: the store refused the write because it had already seen a larger fence. */
+  | 'refused-by-fence'
+  /** rw reader: both reads of the counter answered before its lease ended on the store's clock. */
+  | 'read'
+  /** semaphore: the store counted this holder among the live ones (entry before its deadline). */
+  | 'counted';
 
 export interface SectionRecord {
   readonly proc: number;
@@ -62,6 +78,19 @@ export interface SectionRecord {
   /** The lock's validUntil as it stood when the holder left (extensions move it). */
   readonly validUntil: number;
   readonly outcome: SectionOutcome;
+  readonly workload: Workload;
+  /** 'read' for an rw reader; every other lock is exclusive or a permit ('write'). */
+  readonly mode: 'read' | 'write';
+  /** fenced: the lock's fence. */
+  readonly fence?: number;
+  /** The counter value this section wrote (fenced and mutex writers): orders the store's writes. */
+  readonly wroteValue?: number;
+  /** fenced, refused: the largest fence the store had seen. */
+  readonly highestFence?: number;
+  /** rw reader: the two reads of the counter (both before the deadline) differed. */
+  readonly readChanged?: boolean;
+  /** semaphore: most live holders the store counted at this holder's entry or check (itself included). */
+  readonly storeHolders?: number;
 }
 
 /** 'ok', or the error's `code` (LOCK_BUSY, QUORUM_UNAVAILABLE, ...), or 'OTHER' for a codeless error. */
@@ -119,8 +148,8 @@ export type ContenderMessage =
       readonly losses: LossRecord[];
       readonly problems: ProblemRecord[];
     }
-  /** How many auto-extended (long) locks the process holds now; sent on every change. */
-  | { readonly type: 'holding'; readonly long: number }
+  /** How many auto-extended (long) locks the process holds now, and how many of them are fenced. */
+  | { readonly type: 'holding'; readonly long: number; readonly longFenced: number }
   /** Sent while stopping: acquire calls that have not returned yet. */
   | { readonly type: 'inflight'; readonly acquires: InFlightAcquire[] }
   | { readonly type: 'done'; readonly summary: ContenderSummary };

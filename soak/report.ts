@@ -37,6 +37,19 @@ const HAZARD_NOTE =
   'are the hazard being shown, not a failure of that run.';
 
 const isAmnesia = (scenario: string): boolean => scenario !== 'chaos';
+const isFamily = (p: PhaseResult): boolean => p.spec.contender.workloads.some((w) => w !== 'mutex');
+
+const FAMILY_NOTE =
+  'Lock family workloads (`--workload`): each iteration picks one, on keys of its own. **rw**: read locks and write ' +
+  'locks on the same keys; writers do the read-modify-write, readers read the counter on entry and again at the end, ' +
+  'both reads answered only before the reader\'s lease ends on the store\'s clock. The checker sweeps each key\'s ' +
+  'validity windows: a writer\'s window must be the only one open, readers may share. **semaphore**: at most `limit` ' +
+  'windows of one key open at any instant; each holder also registers in a store-side set of live holders scored by ' +
+  'its lease\'s end, which must never count more than `limit`. **fenced**: fenced locks, the counter written with ' +
+  '`fencedWrite(client, key, value, lock.fence)` and nothing else (no lease check, no deadline): the store alone keeps ' +
+  'stale writes out. The order of the writes the store accepted is the order of the counter values they wrote (each ' +
+  'read the one before), and along it the fences must strictly increase; contender pauses freeze a process holding a ' +
+  'long fenced lock past its lease, and its late write must be refused by fence.';
 
 export function renderReport(info: RunInfo, phases: readonly PhaseResult[]): string {
   const out: string[] = [];
@@ -61,6 +74,7 @@ export function renderReport(info: RunInfo, phases: readonly PhaseResult[]): str
       '`npm run soak -- --scenario empty-restart --restart-guard both`; its last report is `docs/restart-hazard.md`.',
     '',
   );
+  if (phases.some((p) => isFamily(p))) out.push(FAMILY_NOTE, '');
   out.push('| phase | restart guard | duration | critical sections | overlaps | lost updates | hangs | unhandled errors | QUORUM_UNAVAILABLE | result |');
   out.push('|---|---|---|---|---|---|---|---|---|---|');
   phases.forEach((p, i) => {
@@ -95,7 +109,9 @@ function renderPhase(p: PhaseResult, index: number, firstOfScenario: boolean): s
   const lost = c.lostUpdates.lost + c.lostUpdates.extra;
   out.push(
     `| critical sections | ${n(c.sections.total)}: ${n(c.sections.written)} wrote the counter, ${n(c.sections.skipped)} skipped the write by the holder's own check, ` +
-      `${n(c.sections.refused)} refused by the store's deadline check | |`,
+      `${n(c.sections.refused)} refused by the store's deadline check` +
+      (isFamily(p) ? `, ${n(c.sections.refusedByFence)} refused by fence, ${n(c.sections.read)} readers read twice, ${n(c.sections.counted)} permits counted by the store` : '') +
+      ' | |',
   );
   out.push(`| overlapping validity windows${expect0 ? ' (must be 0)' : ' (expected: guard off)'} | ${n(c.overlaps.length)} | ${expect0 ? mark(c.overlaps.length === 0) : 'expected'} |`);
   out.push(
@@ -134,6 +150,7 @@ function renderPhase(p: PhaseResult, index: number, firstOfScenario: boolean): s
     );
   }
   if (c.missingFaults.length > 0) out.push(`| faults never injected | ${c.missingFaults.join(', ')} | **FAIL** |`);
+  if (isFamily(p)) out.push(...renderWorkloads(p));
 
   out.push('', '### Errors by code', '', '| code | count |', '|---|---|');
   const codes = [...c.errorsByCode.entries()].sort((a, b) => b[1] - a[1]);
@@ -169,6 +186,56 @@ function renderPhase(p: PhaseResult, index: number, firstOfScenario: boolean): s
     out.push('', '### Hangs', '', ...c.hangs.slice(0, 20).map((h) => `- p${h.record.proc} ${h.record.key}: ${h.record.result} after ${ms(h.overByMs)} ms past wait`));
   }
   out.push('');
+  return out;
+}
+
+function renderWorkloads(p: PhaseResult): string[] {
+  const { family, overlaps, lostUpdates } = p.check;
+  const count = (w: string) => n(family.sectionsBy.get(w as never) ?? 0);
+  // Keys say their workload (`rw:hot:0`); the mutex keeps the plain `hot:0` / `cold:0`.
+  const isMutexKey = (key: string) => /^(hot|cold):/.test(key);
+  const overlapsOf = (test: (key: string) => boolean) => overlaps.filter((o) => test(o.key)).length;
+  const lostOf = (test: (key: string) => boolean) => lostUpdates.mismatches.filter((m) => test(m.key)).length;
+  const out = ['', '### Workloads', '', '| workload | sections | check | result |', '|---|---|---|---|'];
+  const workloads = p.spec.contender.workloads;
+  if (workloads.includes('mutex')) {
+    const o = overlapsOf(isMutexKey);
+    const lost = lostOf(isMutexKey);
+    out.push(`| mutex | ${count('mutex')} | overlapping validity windows: ${n(o)}; keys whose counter is off: ${n(lost)} | ${mark(o + lost === 0)} |`);
+  }
+  const { rw, semaphore, fenced } = family;
+  if (rw) {
+    const lost = lostOf((k) => k.startsWith('rw:'));
+    out.push(
+      `| rw (${Math.round(p.spec.contender.readShare * 100)} % reads) | ${n(rw.reads)} read, ${n(rw.writes)} write | ` +
+        `entries while a writer held the key, or of a writer while anyone held it: ${n(rw.violations.length)}; readers that saw the counter change while valid: ` +
+        `${n(rw.readChanged)} of ${n(rw.readsChecked)} that read it twice; keys whose counter is off: ${n(lost)}; most readers at once on a key: ${n(rw.mostReadersAtOnce)} | ` +
+        `${mark(rw.violations.length + rw.readChanged + lost === 0)} |`,
+    );
+  }
+  if (semaphore) {
+    out.push(
+      `| semaphore (limit ${semaphore.limit}) | ${count('semaphore')} | entries with more than ${semaphore.limit} validity windows open: ${n(semaphore.violations.length)}; ` +
+        `most open at once: ${n(semaphore.mostAtOnce)} (the limit reached on ${n(semaphore.keysAtLimit)} keys); most live holders the store counted: ${n(semaphore.mostInStore)} | ` +
+        `${mark(semaphore.violations.length + semaphore.storeOverLimit === 0)} |`,
+    );
+  }
+  if (fenced) {
+    const o = overlapsOf((k) => k.startsWith('fenced:'));
+    const lost = lostOf((k) => k.startsWith('fenced:'));
+    const f = fenced.frozen;
+    const demonstrated = !p.spec.chaos.pauseFencedHolders || f.expired === 0 || f.refused > 0;
+    out.push(
+      `| fenced | ${count('fenced')} | accepted writes whose fence did not exceed the one before (store order): ${n(fenced.inversions.length)}; ` +
+        `${n(fenced.accepted)} accepted, ${n(fenced.refusedByFence)} refused by fence (${n(fenced.refusedWrongly)} wrongly); overlapping validity windows: ${n(o)}; keys whose counter is off: ${n(lost)} | ` +
+        `${mark(fenced.inversions.length + fenced.refusedWrongly + o + lost === 0)} |`,
+    );
+    out.push(
+      `| fenced, holders frozen past their lease | ${n(f.expired)} over ${plural(f.pauses, 'pause')} | late writes refused by fence: ${n(f.refused)}, accepted: ${n(f.accepted)} ` +
+        `(accepted only if nobody wrote the key meanwhile); all writes sent after the lease: ${n(fenced.late.total)} (${n(fenced.late.refused)} refused, ${n(fenced.late.accepted)} accepted) | ` +
+        `${demonstrated ? (f.expired === 0 ? 'no fenced holder frozen' : 'ok') : '**FAIL** (no refusal shown)'} |`,
+    );
+  }
   return out;
 }
 
@@ -212,7 +279,8 @@ function effect(c: CheckResult, f: FaultEvent): string {
   if (pause) {
     return (
       `${plural(pause.held, 'lock')} held across the pause, ${pause.expired} expired during it: signal already aborted at the holder's check in ${pause.signalAborted}, ` +
-      `only \`remaining\` = 0 in ${pause.remainingOnly}; writes after expiry: ${pause.written}${pause.refusedByStore > 0 ? `, ${pause.refusedByStore} refused by the store` : ''}`
+      `only \`remaining\` = 0 in ${pause.remainingOnly}; writes after expiry: ${pause.written}${pause.refusedByStore > 0 ? `, ${pause.refusedByStore} refused by the store` : ''}` +
+      (pause.refusedByFence + pause.acceptedByFence > 0 ? `; fenced late writes: ${pause.refusedByFence} refused by fence, ${pause.acceptedByFence} accepted` : '')
     );
   }
   const down = c.majorityDowns.find((x) => x.fault === f);
