@@ -7,6 +7,7 @@ import { DataStoreModule } from './data/data-store.module.js';
 import { HealthModule } from './health/health.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { OrdersModule } from './orders/orders.module.js';
+import { StockModule } from './stock/stock.module.js';
 
 @Module({
   imports: [
@@ -20,6 +21,7 @@ import { OrdersModule } from './orders/orders.module.js';
     }),
     ScheduleModule.forRoot(),
     OrdersModule,
+    StockModule,
     JobsModule,
     HealthModule,
   ],

@@ -4,11 +4,14 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { checkBalances, type BalanceCheck } from './demo/balance-check.js';
 import { payConcurrently, type BatchResult } from './demo/payment-batch.js';
+import { runStockDemo } from './demo/stock-demo.js';
 import { textTable } from './demo/text-table.js';
 import type { HealthReport } from './health/health-report.js';
 import { LocalRedis } from './local/local-redis.js';
 import { onTerminationSignal } from './local/termination-signals.js';
 import { OrdersRepository } from './orders/orders.repository.js';
+import { StockDatabase } from './stock/stock-database.js';
+import { StockRepository } from './stock/stock.repository.js';
 
 const PAYMENTS = 50;
 const AMOUNT_CENTS = 100;
@@ -19,7 +22,9 @@ const KILL_AFTER_RESPONSES = PAYMENTS / 2;
 /**
  * `npm run demo`: the shop under load on real Redis nodes. Fires 50 concurrent payments at one
  * order and 50 at 50 different orders, kills a lock node midway, then checks that the data
- * store holds exactly the payments that were answered 2xx. Exit status 0 only if it does.
+ * store holds exactly the payments that were answered 2xx; then reserves stock in a SQL table
+ * under a fenced lock (PGlite unless DATABASE_URL is set) and checks that nothing was oversold
+ * and that a write with an older fence is refused. Exit status 0 only if all of it holds.
  */
 let interrupted = false;
 
@@ -47,6 +52,9 @@ async function demo(): Promise<boolean> {
       process.env.DATA_REDIS_URL ??= local.env.DATA_REDIS_URL;
     }
     app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+    // Open the stock database (PGlite loads for seconds) before any request: HTTP keep-alive
+    // connections left idle that long are closed by the server under the client's feet.
+    await app.get(StockDatabase).database();
     await app.listen(0, '127.0.0.1');
     const url = await app.getUrl();
     const lockUrls = (process.env.REDIS_URLS ?? '').split(',');
@@ -81,9 +89,16 @@ async function demo(): Promise<boolean> {
     const speedup = oneOrder.elapsedMs / Math.max(spread.elapsedMs, 1);
     console.log(`\nOne order: payments took turns. ${PAYMENTS} orders: side by side, ${speedup.toFixed(0)}x faster.`);
     if (killNote) console.log(`\n${killNote}`);
+    if (interrupted) return false;
+    const stock = await runStockDemo(url, app.get(StockRepository), app.get(StockDatabase));
+    console.log(`\n${stock.lines.join('\n')}`);
     printHealth(await (await fetch(`${url}/health`)).json() as HealthReport);
 
     const mismatches = checks.flatMap((check) => check.mismatches);
+    if (!stock.correct) {
+      console.log('\nSTOCK WRONG: see the stock lines above.\n');
+      return false;
+    }
     if (mismatches.length === 0) {
       console.log('\nBalances correct: the data store holds exactly the payments that were answered 2xx.\n');
       return true;

@@ -9,15 +9,34 @@ export class ShopConfig {
    * unlocked payments would overwrite each other, so the demo shows what the lock prevents.
    */
   readonly payGapMs: number;
+  /**
+   * PostgreSQL of the stock table (`postgres://user@host:port/db`). Undefined: an embedded,
+   * in-memory PGlite, so the sample runs on a machine without a database server.
+   */
+  readonly databaseUrl: string | undefined;
+  /** Schema of the stock table (created if missing); tests use one of their own per run. */
+  readonly databaseSchema: string;
 
-  constructor(settings: { lockNodeUrls: readonly string[]; dataRedisUrl: string; payGapMs?: number }) {
+  constructor(settings: {
+    lockNodeUrls: readonly string[];
+    dataRedisUrl: string;
+    payGapMs?: number;
+    databaseUrl?: string;
+    databaseSchema?: string;
+  }) {
     if (settings.lockNodeUrls.length === 0) throw new Error('ShopConfig: at least one lock node URL is needed');
     this.lockNodeUrls = [...settings.lockNodeUrls];
     this.dataRedisUrl = settings.dataRedisUrl;
     this.payGapMs = settings.payGapMs ?? 25;
+    this.databaseUrl = settings.databaseUrl || undefined;
+    this.databaseSchema = settings.databaseSchema ?? 'shop';
+    // Interpolated into SQL as an identifier: only plain lower-case names.
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.databaseSchema)) {
+      throw new Error(`DATABASE_SCHEMA must be a plain lower-case SQL name, got ${JSON.stringify(this.databaseSchema)}`);
+    }
   }
 
-  /** REDIS_URLS (comma-separated lock nodes), DATA_REDIS_URL, and optionally PAY_GAP_MS. */
+  /** REDIS_URLS (comma-separated lock nodes), DATA_REDIS_URL, and optionally PAY_GAP_MS, DATABASE_URL, DATABASE_SCHEMA. */
   static fromEnv(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     const lockNodeUrls = (env.REDIS_URLS ?? '')
       .split(',')
@@ -34,6 +53,12 @@ export class ShopConfig {
     if (payGapMs !== undefined && !(Number.isInteger(payGapMs) && payGapMs >= 0)) {
       throw new Error(`PAY_GAP_MS must be a whole number of ms, got ${JSON.stringify(env.PAY_GAP_MS)}`);
     }
-    return new ShopConfig({ lockNodeUrls, dataRedisUrl, payGapMs });
+    return new ShopConfig({
+      lockNodeUrls,
+      dataRedisUrl,
+      payGapMs,
+      databaseUrl: env.DATABASE_URL?.trim(),
+      databaseSchema: env.DATABASE_SCHEMA?.trim() || undefined,
+    });
   }
 }

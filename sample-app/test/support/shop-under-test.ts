@@ -7,6 +7,7 @@ import { AppModule } from '../../src/app.module.js';
 import { ShopConfig } from '../../src/config/shop-config.js';
 import { CLEANUP_INTERVAL } from '../../src/jobs/cleanup.job.js';
 import { LocalRedis } from '../../src/local/local-redis.js';
+import { testDatabase, type DatabaseKind, type TestDatabase } from './test-database.js';
 
 /** Every e2e test runs once per HTTP platform: locking must not depend on it. */
 export const ADAPTERS = ['express', 'fastify'] as const;
@@ -18,23 +19,34 @@ export interface ShopUnderTest {
   readonly url: string;
   /** 3 lock nodes and 1 data node of its own, so tests may kill them. */
   readonly redis: LocalRedis;
-  /** Closes the app, then kills its Redis processes. */
+  /** The stock table's database: PostgreSQL (DATABASE_URL) in a schema of its own, or PGlite. */
+  readonly database: TestDatabase;
+  /** Closes the app, then kills its Redis processes and drops its database schema. */
   close(): Promise<void>;
 }
 
 export interface ShopOptions {
   /** The pause inside each payment's read-modify-write (default 20 ms). */
   readonly payGapMs?: number;
+  /** The stock table's database; default: PostgreSQL when DATABASE_URL is set, else PGlite. */
+  readonly database?: DatabaseKind;
 }
 
 /** The whole AppModule on fresh redis-server processes, listening on a free loopback port. */
 export async function startShop(adapter: AdapterName, options: ShopOptions = {}): Promise<ShopUnderTest> {
   const redis = await LocalRedis.start(3);
+  const database = testDatabase(options.database);
   let app: INestApplication | undefined;
   try {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
       .overrideProvider(ShopConfig)
-      .useValue(new ShopConfig({ lockNodeUrls: redis.lockUrls, dataRedisUrl: redis.dataUrl, payGapMs: options.payGapMs ?? 20 }))
+      .useValue(new ShopConfig({
+        lockNodeUrls: redis.lockUrls,
+        dataRedisUrl: redis.dataUrl,
+        payGapMs: options.payGapMs ?? 20,
+        databaseUrl: database.url,
+        databaseSchema: database.schema,
+      }))
       .compile();
     app = moduleRef.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), {
       logger: ['error'],
@@ -49,14 +61,17 @@ export async function startShop(adapter: AdapterName, options: ShopOptions = {})
       app: running,
       url,
       redis,
+      database,
       close: async () => {
         await running.close();
         await redis.stop();
+        await database.drop();
       },
     };
   } catch (error) {
     await app?.close().catch(() => undefined);
     await redis.stop();
+    await database.drop().catch(() => undefined);
     throw error;
   }
 }
