@@ -50,7 +50,7 @@ export class NodeSet {
           census.record(node.index, reply.standing);
           await this.amnesia.judge(node, reply.standing, census);
         }
-        return { yes: reply.standing.taken, value: reply };
+        return { yes: reply.standing.taken, value: reply, hearAll: reply.detail.kind === 'fence-in-doubt' };
       },
     });
   }

@@ -7,6 +7,12 @@ import { quorumOf } from './verdict.js';
 export interface Vote<V> {
   readonly yes: boolean;
   readonly value?: V;
+  /**
+   * Once a vote says this, a lost round waits for every node's answer (each bounded by the
+   * timeout) instead of settling early: a fenced node in doubt is re-seeded from the others'
+   * replies, which an early settle would drop (fencing.ts).
+   */
+  readonly hearAll?: boolean;
 }
 
 export interface RoundOutcome<V> {
@@ -47,6 +53,7 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
     const values: (V | undefined)[] = new Array<V | undefined>(nodes.length).fill(undefined);
     const timers = new Set<Timer>();
     let decided = false;
+    let hearAll = false;
 
     const settle = () => {
       decided = true;
@@ -58,7 +65,7 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
       if (decided) return;
       const answered = yes + no + errors.length;
       const cannotWin = no + errors.length > nodes.length - quorum;
-      if (answered === nodes.length || (spec.decideEarly && (yes >= quorum || cannotWin))) settle();
+      if (answered === nodes.length || (spec.decideEarly && (yes >= quorum || (cannotWin && !hearAll)))) settle();
     };
 
     nodes.forEach((node, position) => {
@@ -91,6 +98,7 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
           timer.cancel();
           timers.delete(timer);
           values[position] = vote.value;
+          if (vote.hearAll) hearAll = true;
           if (vote.yes) yes += 1;
           else no += 1;
           afterVote();
