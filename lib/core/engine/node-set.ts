@@ -13,6 +13,13 @@ import type { RoundOutcome } from './round.js';
  * give, the same for every kind of lock. Keys arrive already laid out by the primitive.
  */
 export class NodeSet {
+  /**
+   * Rule 7: the take scripts still running, by token and node. A give for a token waits on each
+   * node for its own take there: a take that met NOSCRIPT is sent again (EVAL) after the boot
+   * check, and could otherwise land after a clean-up that was sent behind it.
+   */
+  private readonly takesRunning = new Map<string, Map<LockNode, Promise<void>>>();
+
   constructor(
     readonly nodes: readonly LockNode[],
     private readonly clock: Clock,
@@ -41,7 +48,7 @@ export class NodeSet {
       ask: async (node) => {
         let reply: TakeReply;
         try {
-          reply = takeReplyOf(await node.run(primitive.take, scriptKeys, args), token);
+          reply = takeReplyOf(await this.trackTake(node, token, node.run(primitive.take, scriptKeys, args)), token);
         } catch (error) {
           census?.record(node.index, 'failed');
           throw error;
@@ -66,7 +73,33 @@ export class NodeSet {
    * by the per-node timeout; a node votes yes when it let go of every resource.
    */
   give(primitive: Primitive, keys: PrimitiveKeys, token: string, resourceCount: number, timeoutMs: number): Promise<RoundOutcome<never>> {
-    return this.round(primitive.give, keys.give, [token], timeoutMs, false, (reply) => reply === resourceCount);
+    const takes = this.takesRunning.get(token);
+    return runRound({
+      nodes: this.nodes,
+      timeoutMs,
+      clock: this.clock,
+      decideEarly: false,
+      ask: async (node) => {
+        // After our own take on this node has run, never before it (the round's timer still bounds the wait).
+        await takes?.get(node);
+        return { yes: (await node.run(primitive.give, keys.give, [token])) === resourceCount };
+      },
+    });
+  }
+
+  /** Remember a take until it settled on its node (see takesRunning); resolves as `run` does. */
+  private trackTake(node: LockNode, token: string, run: Promise<unknown>): Promise<unknown> {
+    let takes = this.takesRunning.get(token);
+    if (!takes) this.takesRunning.set(token, (takes = new Map()));
+    const earlier = takes.get(node);
+    const done: Promise<void> = Promise.allSettled([earlier, run]).then(() => undefined);
+    takes.set(node, done);
+    void done.then(() => {
+      if (takes.get(node) !== done) return;
+      takes.delete(node);
+      if (takes.size === 0 && this.takesRunning.get(token) === takes) this.takesRunning.delete(token);
+    });
+    return run;
   }
 
   /** Run one script on some of the nodes, every one of them answering or timing out. */
