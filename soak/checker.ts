@@ -33,6 +33,8 @@ export interface CheckInput {
 /** The checks of the lock family, per workload that ran (mutex: the overlaps and counters above). */
 export interface FamilyResult {
   readonly sectionsBy: ReadonlyMap<Workload, number>;
+  /** Acquire calls by workload (rw: `rw read` / `rw write`): granted, busy, unavailable, other. */
+  readonly acquiresBy: ReadonlyMap<string, { ok: number; busy: number; unavailable: number; other: number }>;
   readonly rw?: RwResult;
   readonly semaphore?: SemaphoreResult;
   readonly fenced?: FencedResult;
@@ -131,8 +133,19 @@ export function check(input: CheckInput): CheckResult {
   const staleWrites = sections.filter((s) => s.outcome === 'written' && s.workload !== 'fenced' && s.checkedAt >= s.validUntil);
   const sectionsBy = new Map<Workload, number>();
   for (const s of sections) sectionsBy.set(s.workload, (sectionsBy.get(s.workload) ?? 0) + 1);
+  const acquiresBy = new Map<string, { ok: number; busy: number; unavailable: number; other: number }>();
+  for (const a of acquires) {
+    const label = a.workload === 'rw' ? `rw ${a.mode}` : (a.workload ?? 'mutex');
+    const row = acquiresBy.get(label) ?? { ok: 0, busy: 0, unavailable: 0, other: 0 };
+    if (a.result === 'ok') row.ok += 1;
+    else if (a.result === 'LOCK_BUSY') row.busy += 1;
+    else if (a.result === 'QUORUM_UNAVAILABLE') row.unavailable += 1;
+    else row.other += 1;
+    acquiresBy.set(label, row);
+  }
   const family: FamilyResult = {
     sectionsBy,
+    acquiresBy,
     ...(input.workloads.includes('rw') ? { rw: checkRw(ofWorkload(sections, 'rw')) } : {}),
     ...(input.workloads.includes('semaphore') ? { semaphore: checkSemaphore(ofWorkload(sections, 'semaphore'), input.limit) } : {}),
     ...(input.workloads.includes('fenced') ? { fenced: checkFenced(ofWorkload(sections, 'fenced'), pauses) } : {}),

@@ -179,13 +179,13 @@ async function worker(index: number): Promise<void> {
       inFlight.delete(index);
       const result = codeOf(error);
       const unusual = result !== 'LOCK_BUSY' && result !== 'QUORUM_UNAVAILABLE';
-      batch.acquires.push({ proc, key, hot, startedAt, endedAt: machineNow(), result, ...(unusual ? { message: String(error) } : {}) });
+      batch.acquires.push({ proc, key, hot, startedAt, endedAt: machineNow(), result, workload, mode, ...(unusual ? { message: String(error) } : {}) });
       await sleep(between(random, result === 'QUORUM_UNAVAILABLE' ? UNAVAILABLE_BACKOFF_MS : config.thinkMs));
       continue;
     }
     inFlight.delete(index);
     const enteredAt = machineNow();
-    batch.acquires.push({ proc, key, hot, startedAt, endedAt: enteredAt, result: 'ok' });
+    batch.acquires.push({ proc, key, hot, startedAt, endedAt: enteredAt, result: 'ok', workload, mode });
     await criticalSection(lock, { owner, key, hot, long, enteredAt, workload, mode });
     await sleep(between(random, config.thinkMs));
   }

@@ -105,6 +105,8 @@ export interface AcquireRecord {
   readonly result: AcquireResult;
   /** The error message of a failed acquire, kept only for the unusual codes. */
   readonly message?: string;
+  readonly workload?: Workload;
+  readonly mode?: 'read' | 'write';
 }
 
 /** A held lock's signal aborted (it was lost). */

@@ -236,6 +236,10 @@ function renderWorkloads(p: PhaseResult): string[] {
         `${demonstrated ? (f.expired === 0 ? 'no fenced holder frozen' : 'ok') : '**FAIL** (no refusal shown)'} |`,
     );
   }
+  out.push('', '| acquire calls by workload | granted | LOCK_BUSY (waited `wait` in vain) | QUORUM_UNAVAILABLE | other |', '|---|---|---|---|---|');
+  for (const [label, row] of [...family.acquiresBy.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+    out.push(`| ${label} | ${n(row.ok)} | ${n(row.busy)} | ${n(row.unavailable)} | ${n(row.other)} |`);
+  }
   return out;
 }
 
