@@ -20,8 +20,14 @@ export class LockBusyError extends RedlockError {
   readonly resources: readonly string[];
   readonly attempts: number;
   readonly waitedMs: number;
+  /**
+   * How long the holders' leases still ran on a quorum of nodes at the last attempt, ms: the
+   * latest the lock frees itself unless extended (a live holder usually releases it sooner).
+   * undefined when the nodes did not say.
+   */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(resources: readonly string[], attempts: number, waitedMs: number) {
+  constructor(resources: readonly string[], attempts: number, waitedMs: number, retryAfterMs?: number) {
     super(
       'LOCK_BUSY',
       `lock on ${describeResources(resources)} is held by another owner ` +
@@ -30,6 +36,7 @@ export class LockBusyError extends RedlockError {
     this.resources = resources;
     this.attempts = attempts;
     this.waitedMs = waitedMs;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -29,6 +29,12 @@ export interface RedlockOptions {
   restartGuard?: boolean | number;
   /** Monotonic time source; meant for tests that drive time by hand. */
   clock?: Clock;
+  /**
+   * A waiting acquire is woken by a release (pub/sub: a release publishes on every node it let
+   * go of; one subscriber connection per node, shared by all waiters), with its timer as the
+   * fallback. Default true; false = polling only (no PUBLISH, no subscriber connections).
+   */
+  wakeUps?: boolean;
 }
 
 /** Per-call options of acquire / tryAcquire / using. */
@@ -58,6 +64,7 @@ export interface EngineSettings {
   readonly driftFactor: number;
   /** undefined = derive from each call's ttl. */
   readonly nodeTimeout: number | undefined;
+  readonly wakeUps: boolean;
   /** 'largest-ttl', a least window in ms, or 0 for off. */
   readonly restartGuard: 'largest-ttl' | number;
   readonly clock: Clock;
@@ -89,7 +96,7 @@ export const DEFAULTS = {
 /** Largest delay a Node timer accepts; longer leases would fire their timers at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const ENGINE_KEYS = ['keyPrefix', 'ttl', 'wait', 'retryDelay', 'retryJitter', 'driftFactor', 'nodeTimeout', 'restartGuard', 'clock'];
+const ENGINE_KEYS = ['keyPrefix', 'ttl', 'wait', 'retryDelay', 'retryJitter', 'driftFactor', 'nodeTimeout', 'restartGuard', 'clock', 'wakeUps'];
 const CALL_KEYS = ['ttl', 'wait', 'retryDelay', 'retryJitter', 'signal', 'autoExtend', 'mode', 'limit', 'fenced'];
 
 /** More permits than this is not a semaphore any more (and each one costs a member on every node). */
@@ -112,6 +119,9 @@ export function resolveEngineSettings(options: unknown, field = 'options'): Engi
     throw new RedlockConfigError(`${field}.keyPrefix`, `must be a non-empty string (keys are always prefixed), got ${show(o.keyPrefix)}`);
   }
   const restartGuard = typeof o.restartGuard === 'boolean' ? (o.restartGuard ? 'largest-ttl' : 0) : ttlValue(o.restartGuard, `${field}.restartGuard`);
+  if (o.wakeUps !== undefined && typeof o.wakeUps !== 'boolean') {
+    throw new RedlockConfigError(`${field}.wakeUps`, `must be a boolean, got ${show(o.wakeUps)}`);
+  }
   if (o.clock !== undefined && !isClock(o.clock)) {
     throw new RedlockConfigError(`${field}.clock`, 'must have now() and setTimer(fn, ms)');
   }
@@ -125,6 +135,7 @@ export function resolveEngineSettings(options: unknown, field = 'options'): Engi
     nodeTimeout,
     restartGuard: restartGuard ?? 'largest-ttl',
     clock: (o.clock as Clock | undefined) ?? monotonicClock,
+    wakeUps: (o.wakeUps as boolean | undefined) ?? true,
   };
 }
 

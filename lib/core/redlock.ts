@@ -12,6 +12,8 @@ import { closeConnection, openConnection, validateNodeSpecs } from './nodes/conn
 import type { NodeSpec, OpenedConnection } from './nodes/connections.js';
 import { bootSentinel } from './nodes/guard-scripts.js';
 import { IoredisNode } from './nodes/ioredis-node.js';
+import { NodeSubscriber } from './nodes/node-subscriber.js';
+import { WaitingRoom } from './engine/waiting-room.js';
 import { resolveCallSettings, resolveEngineSettings, resolveResources } from './options.js';
 import type { AcquireOptions, CallSettings, EngineSettings, RedlockOptions } from './options.js';
 import { primitiveFor } from './primitives/choose.js';
@@ -50,6 +52,9 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   /** Every node connected or failed once (bounded): see IoredisNode.firstContact. */
   private readonly firstContact: Promise<unknown>;
   private readonly fences = new FenceBook();
+  /** Wake-ups: one pub/sub connection per node (none with wakeUps: false), opened by the first waiter. */
+  private readonly subscribers: readonly NodeSubscriber[];
+  private readonly waitingRoom: WaitingRoom;
 
   constructor(nodes: readonly NodeSpec[], options?: RedlockOptions) {
     super();
@@ -74,7 +79,11 @@ export class Redlock extends EventEmitter<RedlockEvents> {
           else this.emit('nodeUp', { node: node.index, address: node.address });
         }),
     );
-    this.nodeSet = new NodeSet(this.ioredisNodes, clock, this.amnesia);
+    this.nodeSet = new NodeSet(this.ioredisNodes, clock, this.amnesia, this.settings.wakeUps);
+    this.subscribers = this.settings.wakeUps
+      ? this.connections.map((c, index) => new NodeSubscriber(index, c.client, (node, channel, token) => this.waitingRoom.heard(node, channel, token)))
+      : [];
+    this.waitingRoom = new WaitingRoom(clock, specs.length, this.subscribers);
     this.firstContact = Promise.all(this.ioredisNodes.map((node) => node.firstContact));
   }
 
@@ -142,6 +151,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   private async shutDown(): Promise<void> {
     await Promise.all([...this.held].map((lock) => lock.release()));
     for (const node of this.ioredisNodes) node.dispose();
+    await Promise.all(this.subscribers.map((subscriber) => subscriber.close()));
     await Promise.all(this.connections.filter((c) => c.owned).map(({ client }) => closeConnection(client)));
   }
 
@@ -153,7 +163,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     this.largestTtl = Math.max(this.largestTtl, call.ttl);
     const { clock, keyPrefix, driftFactor } = this.settings;
     const lock = await attemptLock(
-      { nodeSet: this.nodeSet, clock, keyPrefix, driftFactor, fences: this.fences, lockContext: (c) => this.lockContext(c) },
+      { nodeSet: this.nodeSet, clock, keyPrefix, driftFactor, fences: this.fences, waitingRoom: this.waitingRoom, lockContext: (c) => this.lockContext(c) },
       { primitive: primitiveFor(call), fenced: call.fenced, resources, call, once },
     );
     if (lock) this.held.add(lock);

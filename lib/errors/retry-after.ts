@@ -1,8 +1,8 @@
 import type { LockBusyError } from '../core/index.js';
 
 /**
- * The lease (ms) a busy acquisition asked for, by error: a LockBusyError does not carry it,
- * and the HTTP layer that turns the error into a 409 is far from the call that knew it.
+ * The lease (ms) a busy acquisition asked for, by error: the fallback for Retry-After when the
+ * nodes did not say how long the holder's lease still runs.
  */
 const leaseOfBusy = new WeakMap<LockBusyError, number>();
 
@@ -12,10 +12,11 @@ export function noteBusyLease(error: LockBusyError, ttl: number): void {
 }
 
 /**
- * Retry-After, in whole seconds (at least 1): the lease length of the lock that was asked for.
- * The holder's remaining time is not known without another round trip; a holder that crashed
- * frees the lock within one lease, and a live one usually releases it sooner.
+ * Retry-After, in whole seconds (at least 1): when the holder's lease ends (the latest the lock
+ * frees itself; a live holder usually releases it sooner), as the nodes told the last attempt.
+ * Without that, the lease of the lock that was asked for.
  */
 export function retryAfterSeconds(error: LockBusyError, fallbackTtl: number): number {
-  return Math.max(1, Math.ceil((leaseOfBusy.get(error) ?? fallbackTtl) / 1000));
+  const ms = error.retryAfterMs ?? leaseOfBusy.get(error) ?? fallbackTtl;
+  return Math.max(1, Math.ceil(ms / 1000));
 }

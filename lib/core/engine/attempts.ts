@@ -3,7 +3,6 @@ import { LockAbortedError, LockBusyError, QuorumUnavailableError, RedlockConfigE
 import type { CallSettings } from '../options.js';
 import type { Primitive } from '../primitives/primitive.js';
 import type { TakeReply } from '../primitives/take-reply.js';
-import { sleep } from '../time/clock.js';
 import type { Clock } from '../time/clock.js';
 import { learnFromFencedRound } from './fencing.js';
 import type { FenceBook } from './fencing.js';
@@ -12,10 +11,18 @@ import type { LockContext } from './held-lease.js';
 import { leaseStep } from './lease.js';
 import type { NodeSet } from './node-set.js';
 import type { RoundOutcome } from './round.js';
-import { describeNodeErrors, quorumReturnsIn } from './verdict.js';
+import { describeNodeErrors, freeOnQuorumIn, quorumReturnsIn } from './verdict.js';
+import type { Waiter, WaitingRoom } from './waiting-room.js';
 
 /** Bytes of the owner token (rule 1: at least 128 bits from a CSPRNG). */
 const TOKEN_BYTES = 16;
+
+/**
+ * A waiter that hears releases still looks again this often (ms, plus jitter): an expiry, or a
+ * release whose message was lost, announces nothing. Rare enough that 256 waiters on one key
+ * cost less than a command per node per handoff.
+ */
+const FALLBACK_WITH_WAKE_UPS_MS = 1_000;
 
 /** What attempts at a lock need from the Redlock that makes them. */
 export interface AttemptContext {
@@ -24,6 +31,8 @@ export interface AttemptContext {
   readonly keyPrefix: string;
   readonly driftFactor: number;
   readonly fences: FenceBook;
+  /** Where a busy acquire waits between attempts (woken by releases, or polling). */
+  readonly waitingRoom: WaitingRoom;
   /** The handle's callbacks for this call (held set, events). */
   lockContext(call: CallSettings): LockContext;
 }
@@ -43,6 +52,15 @@ export interface LockRequest {
  * (rule 9), and the distinction between busy and unavailable.
  */
 export async function attemptLock(context: AttemptContext, request: LockRequest): Promise<LockHandle | null> {
+  const waiting: { waiter?: Waiter } = {};
+  try {
+    return await attemptsOf(context, request, waiting);
+  } finally {
+    waiting.waiter?.leave();
+  }
+}
+
+async function attemptsOf(context: AttemptContext, request: LockRequest, waiting: { waiter?: Waiter }): Promise<LockHandle | null> {
   const { nodeSet, clock, driftFactor, keyPrefix, fences } = context;
   const { primitive, resources, call, once, fenced } = request;
   const keys = primitive.keysFor(keyPrefix, resources);
@@ -50,7 +68,7 @@ export async function attemptLock(context: AttemptContext, request: LockRequest)
   const startedAt = clock.now();
   const giveUpAt = startedAt + (once ? 0 : call.wait);
   let attempts = 0;
-  let lastFailure: { kind: 'busy' | 'late'; outcome: RoundOutcome<TakeReply> } | undefined;
+  let lastFailure: { kind: 'busy' | 'late'; outcome: RoundOutcome<TakeReply>; freeInMs: number | undefined } | undefined;
 
   for (;;) {
     if (call.signal?.aborted) throw new LockAbortedError(resources, call.signal.reason);
@@ -92,16 +110,27 @@ export async function attemptLock(context: AttemptContext, request: LockRequest)
     }
     const mismatch = step.outcome.values.find((reply) => reply?.detail.kind === 'mismatch');
     if (mismatch?.detail.kind === 'mismatch') throw kindMismatch(resources, primitive, mismatch.detail.theirs);
-    lastFailure = { kind: step.verdict === 'busy' ? 'busy' : 'late', outcome: step.outcome };
+    const freeInMs = freeOnQuorumIn(step.outcome.values.map(holderMsOf), nodeSet.size);
+    lastFailure = { kind: step.verdict === 'busy' ? 'busy' : 'late', outcome: step.outcome, freeInMs };
     const lesson = fencing ? await learnFromFencedRound(fencing, step.outcome, undefined) : 'wait';
 
     // Rule 9: jittered pauses, bounded by the total wait.
-    const left = giveUpAt - clock.now();
+    let left = giveUpAt - clock.now();
     if (left <= 0 && lesson !== 'try-again-now') break;
     if (lesson === 'try-again-now' && attempts < 2 * nodeSet.size + 2) continue;
     if (left <= 0) break;
-    const pause = Math.min(left, call.retryDelay + Math.random() * call.retryJitter);
-    if (!(await sleep(clock, pause, call.signal))) throw new LockAbortedError(resources, call.signal?.reason);
+    let waiter = waiting.waiter;
+    if (!waiter) {
+      const heardBefore = context.waitingRoom.hearsReleases(keys.wake);
+      waiter = waiting.waiter = await context.waitingRoom.enter(keys.wake, primitive.mode === 'read');
+      // A release between our attempt and the subscription was announced to nobody: look again
+      // now that we listen, then sleep.
+      if (!heardBefore && waiter.hearsReleases) continue;
+      left = giveUpAt - clock.now();
+      if (left <= 0) break;
+    }
+    const end = await waiter.sleep(pauseBeforeNextAttempt(call, left, freeInMs, waiter.hearsReleases), call.signal);
+    if (end === 'aborted') throw new LockAbortedError(resources, call.signal?.reason);
   }
 
   if (lastFailure.kind === 'late') {
@@ -111,7 +140,25 @@ export async function attemptLock(context: AttemptContext, request: LockRequest)
     );
   }
   if (once) return null;
-  throw new LockBusyError(resources, attempts, clock.now() - startedAt);
+  throw new LockBusyError(resources, attempts, clock.now() - startedAt, lastFailure.freeInMs);
+}
+
+/**
+ * Rule 9, and never past the moment the holders' leases end (the lock may be free then, and an
+ * expiry announces nothing). A waiter that hears releases needs its timer only as a fallback.
+ */
+function pauseBeforeNextAttempt(call: CallSettings, left: number, freeInMs: number | undefined, hearsReleases: boolean): number {
+  const jitter = Math.random() * call.retryJitter;
+  const fallback = hearsReleases ? Math.max(FALLBACK_WITH_WAKE_UPS_MS, call.retryDelay) + jitter : call.retryDelay + jitter;
+  // 1 ms past the end, spread a little so that waiters do not all come back at once.
+  const untilFree = freeInMs === undefined ? Infinity : freeInMs + 1 + Math.random() * Math.min(call.retryJitter, 5);
+  return Math.max(0, Math.min(left, fallback, untilFree));
+}
+
+/** How long the hold that blocked us still runs on a node: 0 where we got in (the clean-up frees it), unknown elsewhere. */
+function holderMsOf(reply: TakeReply | undefined): number | undefined {
+  if (reply?.standing.taken) return 0;
+  return reply?.detail.kind === 'busy' ? reply.detail.holderMs : undefined;
 }
 
 /** The resource is held as another kind of lock: a programming error, not contention. */

@@ -25,6 +25,8 @@ export class NodeSet {
     private readonly clock: Clock,
     /** Rule 15: judges where each node stands before its take vote counts. */
     private readonly amnesia: AmnesiaGuard,
+    /** Releases announce themselves on each resource's wake channel (waiting-room.ts). */
+    private readonly wakeUps = false,
   ) {}
 
   get size(): number {
@@ -74,6 +76,7 @@ export class NodeSet {
    */
   give(primitive: Primitive, keys: PrimitiveKeys, token: string, resourceCount: number, timeoutMs: number): Promise<RoundOutcome<never>> {
     const takes = this.takesRunning.get(token);
+    const args = this.wakeUps ? [token, ...keys.wake] : [token];
     return runRound({
       nodes: this.nodes,
       timeoutMs,
@@ -82,7 +85,7 @@ export class NodeSet {
       ask: async (node) => {
         // After our own take on this node has run, never before it (the round's timer still bounds the wait).
         await takes?.get(node);
-        return { yes: (await node.run(primitive.give, keys.give, [token])) === resourceCount };
+        return { yes: (await node.run(primitive.give, keys.give, args)) === resourceCount };
       },
     });
   }

@@ -30,6 +30,17 @@ export function quorumReturnsIn(outcome: RoundOutcome<unknown>, nodeCount: numbe
   return needed > 0 && known.length >= needed ? known[needed - 1] : undefined;
 }
 
+/**
+ * When a busy take could next succeed, ms: the time until the holds that blocked it end on a
+ * quorum of nodes (the q-th soonest; a node that said yes is free at once, since the attempt
+ * gives it back). undefined when too few nodes said how long their holder still runs.
+ */
+export function freeOnQuorumIn(holderMsByNode: readonly (number | undefined)[], nodeCount: number): number | undefined {
+  const soonest = holderMsByNode.map((ms) => ms ?? Infinity).sort((a, b) => a - b);
+  const ms = soonest[quorumOf(nodeCount) - 1] ?? Infinity;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
 /** The failed nodes of a round, for messages: `#1 host:port: what happened; …` (no credentials). */
 export function describeNodeErrors(errors: readonly NodeError[]): string {
   return errors.map((e) => `#${e.node} ${e.address}: ${e.message}`).join('; ');

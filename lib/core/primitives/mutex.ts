@@ -1,7 +1,8 @@
 import { lockScript } from '../nodes/lock-script.js';
 import type { Primitive } from './primitive.js';
-import { keysByRole } from './resource-keys.js';
+import { keysByRole, wakeChannels } from './resource-keys.js';
 import { TAKE_DETAIL, TAKE_PREAMBLE } from './take-reply.js';
+import { WAKE_UP } from './wake-up.js';
 
 /**
  * The exclusive hold of a resource: the mutex, which is also the write side of a read/write
@@ -85,18 +86,26 @@ return 1`,
 
 /**
  * Rules 7 and 13: compare-and-delete. KEYS = the lock keys, then the writer-waiting keys (a
- * writer that gives up stops holding back readers). Returns how many lock keys held our token.
+ * writer that gives up stops holding back readers). ARGV = token, then each resource's wake
+ * channel when wake-ups are on: what we let go of is announced (WAKE_UP). Returns how many lock
+ * keys held our token.
  */
 export const EXCLUSIVE_GIVE = lockScript(
   'release',
   `local n = #KEYS / 2
 local deleted = 0
 for i = 1, n do
+  local freed = false
   if redis.call('GET', KEYS[i]) == ARGV[1] then
     redis.call('DEL', KEYS[i])
     deleted = deleted + 1
+    freed = true
   end
-  if redis.call('GET', KEYS[n + i]) == ARGV[1] then redis.call('DEL', KEYS[n + i]) end
+  if redis.call('GET', KEYS[n + i]) == ARGV[1] then
+    redis.call('DEL', KEYS[n + i])
+    freed = true
+  end
+  ${WAKE_UP}
 end
 return deleted`,
 );
@@ -114,6 +123,7 @@ export const mutex: Primitive = {
     take: keysByRole(keyPrefix, resources, ['lock', 'shared', 'kind', 'writerWaiting']),
     extend: keysByRole(keyPrefix, resources, ['lock']),
     give: keysByRole(keyPrefix, resources, ['lock', 'writerWaiting']),
+    wake: wakeChannels(keyPrefix, resources),
   }),
   takeArgs: () => [],
 };

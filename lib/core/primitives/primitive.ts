@@ -8,6 +8,8 @@ export interface PrimitiveKeys {
   readonly take: readonly string[];
   readonly extend: readonly string[];
   readonly give: readonly string[];
+  /** Each resource's wake channel (resource-keys.ts), announced by give. */
+  readonly wake: readonly string[];
 }
 
 /**
@@ -20,7 +22,8 @@ export interface PrimitiveKeys {
  *   TAKE_PREAMBLE's `reply(taken, detail, value, fence)` (take-reply.ts);
  * - extend: KEYS = `keys.extend` + the node's marker, ARGV = [token, ttl]; 1 when every hold was
  *   extended, 0 when any was no longer ours (an expired hold is never resurrected, rule 11);
- * - give: KEYS = `keys.give`, ARGV = [token]; how many of the lock's resources it let go (rule 13).
+ * - give: KEYS = `keys.give`, ARGV = [token, ...wake channels (none with wake-ups off)]; how many
+ *   of the lock's resources it let go (rule 13), announcing each on its channel (WAKE_UP).
  */
 export interface Primitive {
   readonly mode: LockMode;

@@ -28,6 +28,18 @@ export function resourceKeys(keyPrefix: string, resource: string): ResourceKeys 
   };
 }
 
+/**
+ * The pub/sub channel a release of `resource` is announced on (not a key: nothing is stored).
+ * Reserved like the library's keys, so no resource's channel is another's.
+ */
+export function wakeChannel(keyPrefix: string, resource: string): string {
+  return libraryKey(keyPrefix, `wake:${resource}`);
+}
+
+export function wakeChannels(keyPrefix: string, resources: readonly string[]): string[] {
+  return resources.map((resource) => wakeChannel(keyPrefix, resource));
+}
+
 /** The keys of every resource, grouped by role: all locks, then all shared sets, and so on. */
 export function keysByRole(keyPrefix: string, resources: readonly string[], roles: readonly (keyof ResourceKeys)[]): string[] {
   const all = resources.map((r) => resourceKeys(keyPrefix, r));

@@ -1,7 +1,8 @@
 import { lockScript } from '../nodes/lock-script.js';
 import type { Primitive } from './primitive.js';
-import { keysByRole } from './resource-keys.js';
+import { keysByRole, wakeChannels } from './resource-keys.js';
 import { TAKE_DETAIL, TAKE_PREAMBLE } from './take-reply.js';
+import { WAKE_UP } from './wake-up.js';
 
 /**
  * Shared holds: readers of a read/write lock, and the permits of a semaphore. Each holder is a
@@ -68,14 +69,19 @@ if recorded and recorded < tonumber(ARGV[2]) then redis.call('SET', KEYS[#KEYS],
 return 1`,
 );
 
-/** Rules 7 and 13 for a shared hold: remove our member; the last holder out removes the kind too. */
+/**
+ * Rules 7 and 13 for a shared hold: remove our member; the last holder out removes the kind too.
+ * ARGV = token, then the wake channels (as for the mutex).
+ */
 const SHARED_GIVE = lockScript(
   'release-shared',
   `local n = #KEYS / 2
 local removed = 0
 for i = 1, n do
-  removed = removed + redis.call('ZREM', KEYS[i], ARGV[1])
+  local freed = redis.call('ZREM', KEYS[i], ARGV[1]) == 1
+  if freed then removed = removed + 1 end
   if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('DEL', KEYS[n + i]) end
+  ${WAKE_UP}
 end
 return removed`,
 );
@@ -91,6 +97,7 @@ function sharedPrimitive(kind: 'read' | number): Primitive {
       take: keysByRole(keyPrefix, resources, ['lock', 'shared', 'kind', 'writerWaiting']),
       extend: keysByRole(keyPrefix, resources, ['shared', 'kind']),
       give: keysByRole(keyPrefix, resources, ['shared', 'kind']),
+      wake: wakeChannels(keyPrefix, resources),
     }),
     takeArgs: () => [String(kind)],
   };

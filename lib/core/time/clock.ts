@@ -9,18 +9,26 @@ export interface Timer {
   cancel(): void;
 }
 
+export interface TimerOptions {
+  /** Keep the process alive until the timer fires (a waiting acquire). Default false. */
+  readonly keepAlive?: boolean;
+}
+
 export interface Clock {
   /** Monotonic milliseconds (performance.now() by default). */
   now(): number;
-  /** Run `fn` once after `ms`. Timers never keep the process alive on their own. */
-  setTimer(fn: () => void, ms: number): Timer;
+  /**
+   * Run `fn` once after `ms`. Timers do not keep the process alive on their own (a held lock's
+   * housekeeping must not hold up an exit), unless `keepAlive` asks for it.
+   */
+  setTimer(fn: () => void, ms: number, options?: TimerOptions): Timer;
 }
 
 export const monotonicClock: Clock = {
   now: () => performance.now(),
-  setTimer(fn, ms) {
+  setTimer(fn, ms, options) {
     const handle = setTimeout(fn, Math.max(0, ms));
-    handle.unref();
+    if (options?.keepAlive !== true) handle.unref();
     return { cancel: () => clearTimeout(handle) };
   },
 };

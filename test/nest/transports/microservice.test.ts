@@ -193,6 +193,7 @@ describe(`@Locked on a microservice handler (TCP transport, @nestjs/microservice
         resources: ['order:b1'],
         attempts: 1,
         waitedMs: expect.any(Number),
+        retryAfterMs: expect.any(Number),
       });
       expect(error).not.toBeInstanceOf(Error);
     } finally {

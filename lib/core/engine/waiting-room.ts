@@ -1,0 +1,173 @@
+import type { NodeSubscriber } from '../nodes/node-subscriber.js';
+import type { Clock, Timer } from '../time/clock.js';
+import { watchAbort } from '../time/shared-abort.js';
+import { quorumOf } from './verdict.js';
+
+/** How a wait between two attempts ended. */
+export type WaitEnd = 'woken' | 'timer' | 'aborted';
+
+/** One waiting acquire, between its attempts. */
+export interface Waiter {
+  /** true while a quorum of nodes would tell this waiter of a release (so its timer is only a fallback). */
+  readonly hearsReleases: boolean;
+  /** Sleep up to `ms` (keeping the process alive), or less when a release wakes it or `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal | undefined): Promise<WaitEnd>;
+  /** Stop waiting: the last waiter on a channel unsubscribes it. */
+  leave(): void;
+}
+
+/**
+ * The one waiting path of every primitive. With wake-ups, a release publishes on each node it
+ * let go of (inside its give script, the owner token as message), and a waiter sleeps until a
+ * release has reached a quorum of nodes (then the lock can be taken) or its fallback timer ends
+ * (an expiry publishes nothing; a lost message costs latency, never correctness).
+ *
+ * No thundering herd: one release wakes one sleeping waiter of this process per channel, the
+ * longest waiting (readers, who can all get in together, wake together). A release that finds
+ * nobody asleep is kept for the next waiter to go to sleep, so a wake-up that arrives while the
+ * waiters are mid-attempt is not lost.
+ */
+export class WaitingRoom {
+  private readonly channels = new Map<string, ChannelState>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly nodeCount: number,
+    /** One per node; none = wake-ups off (polling only). */
+    private readonly subscribers: readonly NodeSubscriber[],
+  ) {}
+
+  /** Subscribes the waiter's channels on every node (shared, counted) and resolves when that is done or bounded out. */
+  async enter(channels: readonly string[], shared: boolean): Promise<Waiter> {
+    const waiter = new SleepingWaiter(this, channels, shared, this.clock);
+    for (const channel of channels) this.stateOf(channel).waiters.push(waiter);
+    await Promise.all(channels.flatMap((channel) => this.subscribers.map((s) => s.add(channel))));
+    return waiter;
+  }
+
+  /** A node's subscriber heard `token` released on `channel`. */
+  heard(node: number, channel: string, token: string): void {
+    const state = this.channels.get(channel);
+    if (!state) return;
+    const nodes = state.releases.get(token) ?? new Set<number>();
+    if (nodes.size >= quorumOf(this.nodeCount)) return; // this release already woke someone
+    nodes.add(node);
+    state.releases.set(token, nodes);
+    forgetOldest(state.releases);
+    if (nodes.size === quorumOf(this.nodeCount)) this.wake(state);
+  }
+
+  /** @internal */
+  hearsReleases(channels: readonly string[]): boolean {
+    if (this.subscribers.length === 0) return false;
+    const quorum = quorumOf(this.nodeCount);
+    return channels.every((channel) => this.subscribers.filter((s) => s.listens(channel)).length >= quorum);
+  }
+
+  /** @internal A waiter going to sleep takes a release nobody was asleep for. */
+  takeKeptWake(channels: readonly string[]): boolean {
+    for (const channel of channels) {
+      const state = this.channels.get(channel);
+      if (state?.keptWake) {
+        state.keptWake = false;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** @internal */
+  left(waiter: SleepingWaiter): void {
+    for (const channel of waiter.channels) {
+      const state = this.channels.get(channel);
+      const at = state ? state.waiters.indexOf(waiter) : -1;
+      if (state && at >= 0) {
+        state.waiters.splice(at, 1);
+        if (state.waiters.length === 0) this.channels.delete(channel);
+      }
+      for (const subscriber of this.subscribers) subscriber.remove(channel);
+    }
+  }
+
+  private wake(state: ChannelState): void {
+    const asleep = state.waiters.filter((w) => w.asleep);
+    const first = asleep.find((w) => !w.shared);
+    const woken = [...asleep.filter((w) => w.shared), ...(first ? [first] : [])];
+    // Readers behind a waiting writer are woken with it; a writer first in line goes before later readers.
+    if (woken.length === 0) {
+      state.keptWake = true;
+      return;
+    }
+    for (const waiter of woken) waiter.wake();
+  }
+
+  private stateOf(channel: string): ChannelState {
+    let state = this.channels.get(channel);
+    if (!state) {
+      state = { waiters: [], releases: new Map(), keptWake: false };
+      this.channels.set(channel, state);
+    }
+    return state;
+  }
+}
+
+interface ChannelState {
+  /** In arrival order. */
+  readonly waiters: SleepingWaiter[];
+  /** Recent releases (owner token) and the nodes each was heard from. */
+  readonly releases: Map<string, Set<number>>;
+  keptWake: boolean;
+}
+
+/** Releases remembered per channel: enough to count each one's nodes, bounded in memory. */
+const REMEMBERED_RELEASES = 64;
+
+function forgetOldest(releases: Map<string, unknown>): void {
+  while (releases.size > REMEMBERED_RELEASES) releases.delete(releases.keys().next().value as string);
+}
+
+class SleepingWaiter implements Waiter {
+  private waking: (() => void) | undefined;
+
+  constructor(
+    private readonly room: WaitingRoom,
+    readonly channels: readonly string[],
+    readonly shared: boolean,
+    private readonly clock: Clock,
+  ) {}
+
+  get asleep(): boolean {
+    return this.waking !== undefined;
+  }
+
+  get hearsReleases(): boolean {
+    return this.room.hearsReleases(this.channels);
+  }
+
+  sleep(ms: number, signal: AbortSignal | undefined): Promise<WaitEnd> {
+    if (signal?.aborted) return Promise.resolve('aborted');
+    if (this.room.takeKeptWake(this.channels)) return Promise.resolve('woken');
+    return new Promise((resolve) => {
+      const end = (how: WaitEnd) => {
+        if (!this.waking) return;
+        this.waking = undefined;
+        timer.cancel();
+        unwatch?.();
+        resolve(how);
+      };
+      this.waking = () => end('woken');
+      // A waiting acquire keeps the process alive: a script whose only work is waiting for a
+      // lock must not exit with its promise pending.
+      const timer: Timer = this.clock.setTimer(() => end('timer'), ms, { keepAlive: true });
+      const unwatch = signal ? watchAbort(signal, () => end('aborted')) : undefined;
+    });
+  }
+
+  wake(): void {
+    this.waking?.();
+  }
+
+  leave(): void {
+    this.room.left(this);
+  }
+}
