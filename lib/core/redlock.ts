@@ -4,6 +4,7 @@ import { attemptLock } from './engine/attempts.js';
 import { FenceBook } from './engine/fencing.js';
 import type { LockContext, LockHandle, Lock, ReleaseResult } from './engine/held-lease.js';
 import { NodeSet } from './engine/node-set.js';
+import { quorumOf } from './engine/verdict.js';
 import { QuorumUnavailableError, RedlockConfigError } from './errors.js';
 import type { LockLostError } from './errors.js';
 import { AmnesiaGuard, newGeneration } from './nodes/amnesia-guard.js';
@@ -17,6 +18,24 @@ import { WaitingRoom } from './engine/waiting-room.js';
 import { resolveCallSettings, resolveEngineSettings, resolveResources } from './options.js';
 import type { AcquireOptions, CallSettings, EngineSettings, RedlockOptions } from './options.js';
 import { primitiveFor } from './primitives/choose.js';
+
+/**
+ * The first acquire waits until a quorum of nodes has connected (or failed) once, not every
+ * node: a node that is hung or far away must not hold the first lock hostage; the lock needs
+ * only a quorum anyway, and the late node's vote counts once it is there.
+ */
+function firstContactOfQuorum(contacts: readonly Promise<unknown>[]): Promise<void> {
+  const needed = quorumOf(contacts.length);
+  let settled = 0;
+  return new Promise((resolve) => {
+    for (const contact of contacts) {
+      void contact.then(() => {
+        settled += 1;
+        if (settled === needed) resolve();
+      });
+    }
+  });
+}
 
 /** Events a Redlock instance emits; none is called 'error', so none can crash the process. */
 export interface RedlockEvents {
@@ -49,7 +68,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   /** The longest lease this instance has asked for: a node that lost its data stays out at least that long. */
   private largestTtl: number;
   private readonly amnesia: AmnesiaGuard;
-  /** Every node connected or failed once (bounded): see IoredisNode.firstContact. */
+  /** A quorum of nodes connected or failed once (bounded): see IoredisNode.firstContact. */
   private readonly firstContact: Promise<unknown>;
   private readonly fences = new FenceBook();
   /** Wake-ups: one pub/sub connection per node (none with wakeUps: false), opened by the first waiter. */
@@ -84,7 +103,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       ? this.connections.map((c, index) => new NodeSubscriber(index, c.client, (node, channel, token) => this.waitingRoom.heard(node, channel, token)))
       : [];
     this.waitingRoom = new WaitingRoom(clock, specs.length, this.subscribers);
-    this.firstContact = Promise.all(this.ioredisNodes.map((node) => node.firstContact));
+    this.firstContact = firstContactOfQuorum(this.ioredisNodes.map((node) => node.firstContact));
   }
 
   /** The configured key prefix (every key the library touches starts with it). */

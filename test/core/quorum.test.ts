@@ -13,7 +13,7 @@ function round(clock: FakeClock, nodes: LockNode[], decideEarly = true) {
     nodes,
     timeoutMs: 100,
     clock,
-    decideEarly,
+    decideEarly: decideEarly ? 'at-once' : 'never',
     // A fake node's yes to release is 1 (one resource); the script does not matter to the round.
     ask: async (node) => ({ yes: (await node.run(EXCLUSIVE_GIVE, ['k', 'w'], ['t'])) === 1 }),
   }).finally(() => {

@@ -6,7 +6,7 @@ import { takeReplyOf } from '../primitives/take-reply.js';
 import type { TakeReply } from '../primitives/take-reply.js';
 import type { Clock } from '../time/clock.js';
 import { runRound } from './round.js';
-import type { RoundOutcome } from './round.js';
+import type { RoundOutcome, RoundSpec } from './round.js';
 
 /**
  * The N configured masters and the rounds a primitive's scripts run on them: take, extend and
@@ -46,7 +46,7 @@ export class NodeSet {
       nodes: this.nodes,
       timeoutMs,
       clock: this.clock,
-      decideEarly: true,
+      decideEarly: 'at-once',
       ask: async (node) => {
         let reply: TakeReply;
         try {
@@ -67,12 +67,14 @@ export class NodeSet {
   /** Rule 11: extend only holds that are still ours and running, quorum required. */
   extend(primitive: Primitive, keys: PrimitiveKeys, token: string, ttl: number, timeoutMs: number): Promise<RoundOutcome<never>> {
     const scriptKeys = [...keys.extend, this.amnesia.keys[0]];
-    return this.round(primitive.extend, scriptKeys, [token, ttl], timeoutMs, true, (reply) => reply === 1);
+    return this.round(primitive.extend, scriptKeys, [token, ttl], timeoutMs, 'at-once', (reply) => reply === 1);
   }
 
   /**
    * Rules 7 and 13: give up our holds on all N, whatever we believe about each node, bounded
-   * by the per-node timeout; a node votes yes when it let go of every resource.
+   * by the per-node timeout; a node votes yes when it let go of every resource. The answer comes
+   * once the outcome is decided (plus a short grace for the count): a hung node must not make
+   * every release, and so every locked request, wait for its timeout.
    */
   give(primitive: Primitive, keys: PrimitiveKeys, token: string, resourceCount: number, timeoutMs: number): Promise<RoundOutcome<never>> {
     const takes = this.takesRunning.get(token);
@@ -81,11 +83,11 @@ export class NodeSet {
       nodes: this.nodes,
       timeoutMs,
       clock: this.clock,
-      decideEarly: false,
+      decideEarly: 'with-grace',
       ask: async (node) => {
         // After our own take on this node has run, never before it (the round's timer still bounds the wait).
         await takes?.get(node);
-        return { yes: (await node.run(primitive.give, keys.give, args)) === resourceCount };
+        return { yes: (await node.run(primitive.give, keys.give, args, true)) === resourceCount };
       },
     });
   }
@@ -107,7 +109,7 @@ export class NodeSet {
 
   /** Run one script on some of the nodes, every one of them answering or timing out. */
   runOn(nodes: readonly LockNode[], script: LockScript, keys: readonly string[], args: readonly (string | number)[], timeoutMs: number): Promise<RoundOutcome<never>> {
-    return runRound({ nodes, timeoutMs, clock: this.clock, decideEarly: false, ask: async (node) => ({ yes: (await node.run(script, keys, args)) === 1 }) });
+    return runRound({ nodes, timeoutMs, clock: this.clock, decideEarly: 'never', ask: async (node) => ({ yes: (await node.run(script, keys, args)) === 1 }) });
   }
 
   /** The node's generation key, the last of its guard keys (fence re-seeding writes in it). */
@@ -120,7 +122,7 @@ export class NodeSet {
     keys: readonly string[],
     args: readonly (string | number)[],
     timeoutMs: number,
-    decideEarly: boolean,
+    decideEarly: RoundSpec<never>['decideEarly'],
     isYes: (reply: unknown) => boolean,
   ): Promise<RoundOutcome<never>> {
     return runRound({ nodes: this.nodes, timeoutMs, clock: this.clock, decideEarly, ask: async (node) => ({ yes: isYes(await node.run(script, keys, args)) }) });

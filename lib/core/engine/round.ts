@@ -32,11 +32,24 @@ export interface RoundSpec<V> {
   readonly nodes: readonly LockNode[];
   readonly timeoutMs: number;
   readonly clock: Clock;
-  /** Rule 4: settle as soon as the verdict cannot change. Off for release, which wants every count. */
-  readonly decideEarly: boolean;
+  /**
+   * Rule 4: settle as soon as the verdict cannot change ('at-once', for acquire and extend), or
+   * then give the slower nodes a short grace before settling (GRACE_FLOOR_MS)
+   * ('with-grace', for release: its count is complete on healthy nodes, while a hung node costs
+   * a round trip, not the node timeout; the command reached it anyway and runs when it can), or
+   * wait for every node ('never').
+   */
+  readonly decideEarly: 'at-once' | 'with-grace' | 'never';
   /** Ask one node; resolves to its vote. A rejection counts as a node error. */
   ask(node: LockNode): Promise<Vote<V>>;
 }
+
+/**
+ * How long a release waits for slower nodes once its outcome is decided: twice what the decision
+ * took, at least GRACE_FLOOR_MS (healthy nodes answer within it even on a loaded machine, so the
+ * count is complete) and at most a quarter of the node timeout (what a hung node may cost).
+ */
+const GRACE_FLOOR_MS = 10;
 
 /**
  * Rule 3: fan out to every node in parallel, each with its own reply timeout, and resolve as
@@ -54,6 +67,8 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
     const timers = new Set<Timer>();
     let decided = false;
     let hearAll = false;
+    let graceStarted = false;
+    const startedAt = clock.now();
 
     const settle = () => {
       decided = true;
@@ -64,8 +79,17 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
     const afterVote = () => {
       if (decided) return;
       const answered = yes + no + errors.length;
+      if (answered === nodes.length) return settle();
       const cannotWin = no + errors.length > nodes.length - quorum;
-      if (answered === nodes.length || (spec.decideEarly && (yes >= quorum || (cannotWin && !hearAll)))) settle();
+      if (!(yes >= quorum || (cannotWin && !hearAll)) || spec.decideEarly === 'never') return;
+      if (spec.decideEarly === 'at-once') return settle();
+      if (graceStarted) return;
+      graceStarted = true;
+      const grace = clock.setTimer(() => {
+        timers.delete(grace);
+        if (!decided) settle();
+      }, Math.min(Math.max(GRACE_FLOOR_MS, 2 * (clock.now() - startedAt)), timeoutMs / 4));
+      timers.add(grace);
     };
 
     nodes.forEach((node, position) => {
@@ -79,6 +103,7 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
         setImmediate(() => {
           if (answered || decided) return;
           answered = true;
+          node.noteTimeout?.(timeoutMs);
           errors.push({ node: node.index, address: node.address, message: `no reply within ${timeoutMs} ms` });
           afterVote();
         });

@@ -8,6 +8,9 @@ export type NodeHealth = 'up' | 'down';
 
 const FIRST_CONTACT_MS = 2_000;
 
+/** Calls in a row that a node left unanswered before it counts as down (and is no longer waited on). */
+const UNRESPONSIVE_AFTER_TIMEOUTS = 3;
+
 function firstContactOf(client: RedisConnection): Promise<void> {
   const status = (client as Redis).status;
   // 'wait' = lazyConnect: the first command connects it. Ready or ended: nothing to wait for.
@@ -53,6 +56,10 @@ export class IoredisNode implements LockNode {
   private readonly detach: () => void;
   /** The boot check under way, shared by every call that met NOSCRIPT meanwhile. */
   private checkingBoot: Promise<void> | undefined;
+  /** Rounds in a row that gave up on this node's reply. */
+  private timeoutsInARow = 0;
+  /** Connected but answering nothing (a SIGSTOPped or hung server): calls fail at once until it answers again. */
+  private unresponsive = false;
   /**
    * Settles when the client first connected, failed, or after FIRST_CONTACT_MS: the first
    * acquire waits for it, so setting up a connection is not charged to the per-node timeout.
@@ -82,18 +89,50 @@ export class IoredisNode implements LockNode {
     this.firstContact = firstContactOf(client);
   }
 
-  async run(script: LockScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(script: LockScript, keys: readonly string[], args: readonly (string | number)[], mustReach = false): Promise<unknown> {
     const status = (this.client as Redis).status;
     if (status === 'reconnecting' || status === 'end' || status === 'close') {
       throw new Error(`node ${this.address} is not connected (${status})`);
     }
+    if (this.unresponsive) {
+      // Behind whatever is stuck on the connection: an attempt that did reach the node is given up too.
+      if (mustReach) this.client.evalsha(script.sha, keys.length, ...keys, ...args).catch(() => undefined);
+      throw new Error(`node ${this.address} is not answering (${UNRESPONSIVE_AFTER_TIMEOUTS} calls in a row had no reply in time)`);
+    }
     try {
-      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+      const reply = await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+      this.answered();
+      return reply;
     } catch (error) {
+      if (isReplyError(error)) this.answered();
       if (!isNoScript(error)) throw error;
       await this.checkBoot();
       return await this.client.eval(script.source, keys.length, ...keys, ...args);
     }
+  }
+
+  /**
+   * A node that leaves call after call unanswered is reported down and not waited on again
+   * until it answers: every round would otherwise pay the full node timeout for it. A PING stays
+   * in flight meanwhile, so its answer (or any late reply) brings the node back.
+   */
+  noteTimeout(ms: number): void {
+    this.timeoutsInARow += 1;
+    if (this.unresponsive || this.timeoutsInARow < UNRESPONSIVE_AFTER_TIMEOUTS) return;
+    this.unresponsive = true;
+    this.setHealth('down', new Error(`no reply within ${ms} ms, ${this.timeoutsInARow} calls in a row`));
+    this.client.ping().then(
+      () => this.answered(),
+      () => this.answered(),
+    );
+  }
+
+  private answered(): void {
+    this.timeoutsInARow = 0;
+    if (!this.unresponsive) return;
+    this.unresponsive = false;
+    // A failed connection reports itself through close / ready; only a live one is up again now.
+    if ((this.client as Redis).status === 'ready') this.setHealth('up');
   }
 
   /** Stop listening to the client (the connection itself is closed, or not, by its owner). */
@@ -122,6 +161,11 @@ export class IoredisNode implements LockNode {
     this.health = health;
     this.onHealthChange(this, health, error);
   }
+}
+
+/** An error the server itself sent (it is answering), as opposed to a connection failure. */
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
 }
 
 function isNoScript(error: unknown): boolean {

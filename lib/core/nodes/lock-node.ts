@@ -9,6 +9,12 @@ export interface LockNode {
   readonly index: number;
   /** `host:port` or a label; never holds credentials. */
   readonly address: string;
-  /** Run a script; rejects on any node-side or connection failure. No timeout here: engine/round.ts applies one. */
-  run(script: LockScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  /**
+   * Run a script; rejects on any node-side or connection failure. No timeout here: engine/round.ts
+   * applies one. `mustReach`: a script that gives something up (release, clean-up) is still sent
+   * to a node that is not answering, to run when it can, while the caller is answered at once.
+   */
+  run(script: LockScript, keys: readonly string[], args: readonly (string | number)[], mustReach?: boolean): Promise<unknown>;
+  /** A round gave up waiting for this node's reply after `ms` (a node that keeps timing out is reported down). */
+  noteTimeout?(ms: number): void;
 }
