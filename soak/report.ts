@@ -100,7 +100,7 @@ function renderPhase(p: PhaseResult, index: number, firstOfScenario: boolean): s
       `${k.hotKeys} hot keys and ${k.coldKeys} cold keys (${Math.round(k.hotShare * 100)} % of iterations on a hot key), ` +
       `ttl ${k.ttl} ms, wait ${k.wait} ms, critical sections of ${k.holdMs[0]}–${k.holdMs[1]} ms` +
       (k.longShare > 0 ? ` and ${Math.round(k.longShare * 100)} % long ones (auto-extended, ${k.longHoldMs[0]}–${k.longHoldMs[1]} ms), ` : ', ') +
-      `${s(spec.durationMs)} of load, ${p.faults.length} faults. Result: **${STATUS_TEXT[verdict.status]}**.`,
+      `${s(spec.durationMs)} of load, ${p.faults.length} faults. Result: **${STATUS_TEXT[verdict.status].replaceAll('**', '')}**.`,
   );
   if (isAmnesia(spec.scenario) && firstOfScenario) out.push('', HAZARD_NOTE);
   if (verdict.failures.length > 0) out.push('', ...verdict.failures.map((f) => `- FAIL: ${f}`));
