@@ -149,6 +149,7 @@ describe('when a quorum counts again (Retry-After of a 503)', () => {
     yes: 0,
     no: 0,
     pending: 0,
+    quorum: 2, // of the 3 nodes the calls below name
     errors: known.map((countsAgainInMs, node) => ({ node, address: `n${node}`, message: 'x', ...(countsAgainInMs === undefined ? {} : { countsAgainInMs }) })),
   });
 

@@ -23,14 +23,17 @@ interface Kind {
   readonly occupant: AcquireOptions;
   /** ...and how many such holds fill a node (a semaphore's limit). */
   readonly occupants: number;
+  /** Free nodes of the three it needs (primitives/quorum.ts). */
+  readonly quorum: number;
 }
 
-const WRITE: Kind = { name: 'write (mutex)', options: {}, occupant: {}, occupants: 1 };
-const READ: Kind = { name: 'read', options: { mode: 'read' }, occupant: { mode: 'write' }, occupants: 1 };
-const SEMAPHORE: Kind = { name: 'semaphore (limit 2)', options: { limit: 2 }, occupant: { limit: 2 }, occupants: 2 };
-const FENCED: Kind = { name: 'fenced', options: { fenced: true }, occupant: { fenced: true }, occupants: 1 };
+const WRITE: Kind = { name: 'write (mutex)', options: {}, occupant: {}, occupants: 1, quorum: 2 };
+const READ: Kind = { name: 'read', options: { mode: 'read' }, occupant: { mode: 'write' }, occupants: 1, quorum: 2 };
+// Limit 2 on 3 nodes: 3 holders on 3 different pairs would fill every node to 2, so a permit needs all 3.
+const SEMAPHORE: Kind = { name: 'semaphore (limit 2)', options: { limit: 2 }, occupant: { limit: 2 }, occupants: 2, quorum: 3 };
+const FENCED: Kind = { name: 'fenced', options: { fenced: true }, occupant: { fenced: true }, occupants: 1, quorum: 2 };
 /** A writer kept out by readers marks itself waiting on their nodes: a mark its clean-up must remove. */
-const WRITE_AFTER_READERS: Kind = { name: 'write, nodes held by readers', options: { mode: 'write' }, occupant: { mode: 'read' }, occupants: 1 };
+const WRITE_AFTER_READERS: Kind = { name: 'write, nodes held by readers', options: { mode: 'write' }, occupant: { mode: 'read' }, occupants: 1, quorum: 2 };
 
 const SUBSETS: readonly (readonly number[])[] = [[], [0], [1], [2], [0, 1], [0, 2], [1, 2], [0, 1, 2]];
 
@@ -101,8 +104,8 @@ describe.each([WRITE, READ, SEMAPHORE, FENCED, WRITE_AFTER_READERS])('$name', (k
       const before = await dumps();
       cluster.nodes.forEach((_, i) => expect(Object.keys(before[i]).length > 0).toBe(subset.includes(i)));
 
-      if (subset.length <= 1) {
-        // Two free nodes are a quorum of three.
+      if (3 - subset.length >= kind.quorum) {
+        // Enough free nodes for this kind's quorum.
         const lock = await rl.tryAcquire(resource, kind.options);
         expect(lock).not.toBeNull();
         await settled(rl);
@@ -210,7 +213,10 @@ describe('two of three nodes stopped: unavailable, not busy', () => {
     const started = performance.now();
     const error = await client.acquire(resource, { ...kind.options, wait: 5_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QuorumUnavailableError);
-    expect((error as QuorumUnavailableError).nodeErrors.map((e) => e.node).sort()).toEqual([0, 1]);
+    // A semaphore that needs all three nodes knows it has lost at the first failure.
+    const failed = (error as QuorumUnavailableError).nodeErrors.map((e) => e.node).sort();
+    if (kind === SEMAPHORE) expect(failed.length > 0 && failed.every((n) => n === 0 || n === 1)).toBe(true);
+    else expect(failed).toEqual([0, 1]);
     expect(performance.now() - started).toBeLessThan(1_000); // no waiting out `wait` for nodes that are gone
     await expect(client.tryAcquire(resource, kind.options)).rejects.toBeInstanceOf(QuorumUnavailableError);
     expect(await lockKeysOn(down.nodes[2].client())).toEqual({}); // cleaned up on the node that answered

@@ -110,7 +110,7 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
     }
     const mismatch = step.outcome.values.find((reply) => reply?.detail.kind === 'mismatch');
     if (mismatch?.detail.kind === 'mismatch') throw kindMismatch(resources, primitive, mismatch.detail.theirs);
-    const freeInMs = freeOnQuorumIn(step.outcome.values.map(holderMsOf), nodeSet.size);
+    const freeInMs = freeOnQuorumIn(holderMsByNode(step.outcome), step.outcome.quorum);
     lastFailure = { kind: step.verdict === 'busy' ? 'busy' : 'late', outcome: step.outcome, freeInMs };
     const lesson = fencing ? await learnFromFencedRound(fencing, step.outcome, undefined) : 'wait';
 
@@ -155,10 +155,18 @@ function pauseBeforeNextAttempt(call: CallSettings, left: number, freeInMs: numb
   return Math.max(0, Math.min(left, fallback, untilFree));
 }
 
-/** How long the hold that blocked us still runs on a node: 0 where we got in (the clean-up frees it), unknown elsewhere. */
-function holderMsOf(reply: TakeReply | undefined): number | undefined {
-  if (reply?.standing.taken) return 0;
-  return reply?.detail.kind === 'busy' ? reply.detail.holderMs : undefined;
+/**
+ * How long the hold that blocked us still runs on each node: 0 where we got in (the clean-up
+ * frees it) and on nodes not heard before the round was decided (a lost round has enough busy
+ * answers to bound the wait by), unknown on a node that failed or did not say.
+ */
+function holderMsByNode(outcome: RoundOutcome<TakeReply>): (number | undefined)[] {
+  const failed = new Set(outcome.errors.map((e) => e.node));
+  return outcome.values.map((reply, node) => {
+    if (failed.has(node)) return undefined;
+    if (!reply || reply.standing.taken) return 0;
+    return reply.detail.kind === 'busy' ? reply.detail.holderMs : undefined;
+  });
 }
 
 /** The resource is held as another kind of lock: a programming error, not contention. */

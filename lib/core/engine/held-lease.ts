@@ -6,7 +6,7 @@ import { AutoExtension } from './auto-extension.js';
 import { leaseStep } from './lease.js';
 import type { NodeSet } from './node-set.js';
 import type { RoundOutcome } from './round.js';
-import { describeNodeErrors, quorumOf, verdictOf } from './verdict.js';
+import { describeNodeErrors, verdictOf } from './verdict.js';
 
 /** The handle a caller holds while it owns a lock. */
 export interface Lock extends AsyncDisposable {
@@ -63,7 +63,7 @@ export function expiryWarningMargin(ttl: number): number {
 
 /** Why an extension round fell short, in counts: "busy" alone would blame the token for timeouts. */
 function extensionFailure(outcome: RoundOutcome<unknown>, nodeCount: number): string {
-  const parts = [`only ${outcome.yes} of ${nodeCount} nodes extended it (${quorumOf(nodeCount)} needed)`];
+  const parts = [`only ${outcome.yes} of ${nodeCount} nodes extended it (${outcome.quorum} needed)`];
   if (outcome.no > 0) parts.push(`${outcome.no} no longer hold our token`);
   if (outcome.errors.length > 0) {
     parts.push(`${outcome.errors.length} failed: ${describeNodeErrors(outcome.errors)}`);

@@ -6,7 +6,7 @@ import { takeReplyOf } from '../primitives/take-reply.js';
 import type { TakeReply } from '../primitives/take-reply.js';
 import type { Clock } from '../time/clock.js';
 import { runRound } from './round.js';
-import type { RoundOutcome, RoundSpec } from './round.js';
+import type { RoundOutcome } from './round.js';
 
 /**
  * The N configured masters and the rounds a primitive's scripts run on them: take, extend and
@@ -46,6 +46,7 @@ export class NodeSet {
       nodes: this.nodes,
       timeoutMs,
       clock: this.clock,
+      quorum: primitive.quorum(this.size),
       decideEarly: 'at-once',
       ask: async (node) => {
         let reply: TakeReply;
@@ -67,7 +68,14 @@ export class NodeSet {
   /** Rule 11: extend only holds that are still ours and running, quorum required. */
   extend(primitive: Primitive, keys: PrimitiveKeys, token: string, ttl: number, timeoutMs: number): Promise<RoundOutcome<never>> {
     const scriptKeys = [...keys.extend, this.amnesia.keys[0]];
-    return this.round(primitive.extend, scriptKeys, [token, ttl], timeoutMs, 'at-once', (reply) => reply === 1);
+    return runRound({
+      nodes: this.nodes,
+      timeoutMs,
+      clock: this.clock,
+      quorum: primitive.quorum(this.size),
+      decideEarly: 'at-once',
+      ask: async (node) => ({ yes: (await node.run(primitive.extend, scriptKeys, [token, ttl])) === 1 }),
+    });
   }
 
   /**
@@ -83,6 +91,7 @@ export class NodeSet {
       nodes: this.nodes,
       timeoutMs,
       clock: this.clock,
+      quorum: primitive.quorum(this.size),
       decideEarly: 'with-grace',
       ask: async (node) => {
         // After our own take on this node has run, never before it (the round's timer still bounds the wait).
@@ -115,16 +124,5 @@ export class NodeSet {
   /** The node's generation key, the last of its guard keys (fence re-seeding writes in it). */
   get generationKey(): string {
     return this.amnesia.keys[3];
-  }
-
-  private round(
-    script: LockScript,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-    timeoutMs: number,
-    decideEarly: RoundSpec<never>['decideEarly'],
-    isYes: (reply: unknown) => boolean,
-  ): Promise<RoundOutcome<never>> {
-    return runRound({ nodes: this.nodes, timeoutMs, clock: this.clock, decideEarly, ask: async (node) => ({ yes: isYes(await node.run(script, keys, args)) }) });
   }
 }

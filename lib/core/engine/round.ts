@@ -24,6 +24,8 @@ export interface RoundOutcome<V> {
   readonly errors: readonly NodeError[];
   /** Nodes still silent when the round was decided early. */
   readonly pending: number;
+  /** Yes votes this round needed (the primitive's quorum: a majority, more for a semaphore). */
+  readonly quorum: number;
   /** Each answering node's vote value, by node index (undefined: no answer, or no value). */
   readonly values: readonly (V | undefined)[];
 }
@@ -32,6 +34,8 @@ export interface RoundSpec<V> {
   readonly nodes: readonly LockNode[];
   readonly timeoutMs: number;
   readonly clock: Clock;
+  /** Yes votes needed to win; default the majority, floor(N/2) + 1. */
+  readonly quorum?: number;
   /**
    * Rule 4: settle as soon as the verdict cannot change ('at-once', for acquire and extend), or
    * then give the slower nodes a short grace before settling (GRACE_FLOOR_MS)
@@ -58,7 +62,7 @@ const GRACE_FLOOR_MS = 10;
  */
 export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
   const { nodes, timeoutMs, clock } = spec;
-  const quorum = quorumOf(nodes.length);
+  const quorum = spec.quorum ?? quorumOf(nodes.length);
   return new Promise((resolve) => {
     let yes = 0;
     let no = 0;
@@ -74,7 +78,7 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
       decided = true;
       for (const timer of timers) timer.cancel();
       timers.clear();
-      resolve({ yes, no, errors, pending: nodes.length - yes - no - errors.length, values });
+      resolve({ yes, no, errors, pending: nodes.length - yes - no - errors.length, values, quorum });
     };
     const afterVote = () => {
       if (decided) return;

@@ -1,10 +1,7 @@
 import type { NodeError } from '../errors.js';
 import type { RoundOutcome } from './round.js';
 
-/** Q = floor(N/2) + 1 of the configured N (never of the nodes that happen to be up). */
-export function quorumOf(nodeCount: number): number {
-  return Math.floor(nodeCount / 2) + 1;
-}
+export { quorumOf, semaphoreQuorumOf } from '../primitives/quorum.js';
 
 export type Verdict = 'won' | 'busy' | 'unavailable';
 
@@ -14,7 +11,7 @@ export type Verdict = 'won' | 'busy' | 'unavailable';
  * reached even if every other node had said yes; otherwise busy.
  */
 export function verdictOf(outcome: RoundOutcome<unknown>, nodeCount: number): Verdict {
-  const quorum = quorumOf(nodeCount);
+  const quorum = outcome.quorum;
   if (outcome.yes >= quorum) return 'won';
   if (outcome.errors.length > nodeCount - quorum) return 'unavailable';
   return 'busy';
@@ -25,19 +22,19 @@ export function verdictOf(outcome: RoundOutcome<unknown>, nodeCount: number): Ve
  * are back, so when at least that many only sit out for a known time, the soonest such moment.
  */
 export function quorumReturnsIn(outcome: RoundOutcome<unknown>, nodeCount: number): number | undefined {
-  const needed = outcome.errors.length - (nodeCount - quorumOf(nodeCount));
+  const needed = outcome.errors.length - (nodeCount - outcome.quorum);
   const known = outcome.errors.flatMap((e) => (e.countsAgainInMs === undefined ? [] : [e.countsAgainInMs])).sort((a, b) => a - b);
   return needed > 0 && known.length >= needed ? known[needed - 1] : undefined;
 }
 
 /**
  * When a busy take could next succeed, ms: the time until the holds that blocked it end on a
- * quorum of nodes (the q-th soonest; a node that said yes is free at once, since the attempt
- * gives it back). undefined when too few nodes said how long their holder still runs.
+ * quorum of nodes, the q-th soonest of each node's time (0 for a node that is free; undefined,
+ * never, for one that failed or did not say). undefined when no quorum's worth is known.
  */
-export function freeOnQuorumIn(holderMsByNode: readonly (number | undefined)[], nodeCount: number): number | undefined {
+export function freeOnQuorumIn(holderMsByNode: readonly (number | undefined)[], quorum: number): number | undefined {
   const soonest = holderMsByNode.map((ms) => ms ?? Infinity).sort((a, b) => a - b);
-  const ms = soonest[quorumOf(nodeCount) - 1] ?? Infinity;
+  const ms = soonest[quorum - 1] ?? Infinity;
   return Number.isFinite(ms) ? ms : undefined;
 }
 

@@ -1,5 +1,6 @@
 import { lockScript } from '../nodes/lock-script.js';
 import type { Primitive } from './primitive.js';
+import { quorumOf } from './quorum.js';
 import { keysByRole, wakeChannels } from './resource-keys.js';
 import { TAKE_DETAIL, TAKE_PREAMBLE } from './take-reply.js';
 import { WAKE_UP } from './wake-up.js';
@@ -126,4 +127,5 @@ export const mutex: Primitive = {
     wake: wakeChannels(keyPrefix, resources),
   }),
   takeArgs: () => [],
+  quorum: quorumOf,
 };

@@ -33,6 +33,8 @@ export interface Primitive {
   readonly extend: LockScript;
   readonly give: LockScript;
   keysFor(keyPrefix: string, resources: readonly string[]): PrimitiveKeys;
+  /** Yes votes a take or an extension needs out of `nodeCount` (how votes combine; verdict.ts). */
+  quorum(nodeCount: number): number;
   /** ARGV after token and ttl; `fence` is the proposal of a fenced take. */
   takeArgs(fence: number): readonly (string | number)[];
 }

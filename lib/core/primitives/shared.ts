@@ -1,5 +1,6 @@
 import { lockScript } from '../nodes/lock-script.js';
 import type { Primitive } from './primitive.js';
+import { quorumOf, semaphoreQuorumOf } from './quorum.js';
 import { keysByRole, wakeChannels } from './resource-keys.js';
 import { TAKE_DETAIL, TAKE_PREAMBLE } from './take-reply.js';
 import { WAKE_UP } from './wake-up.js';
@@ -100,6 +101,8 @@ function sharedPrimitive(kind: 'read' | number): Primitive {
       wake: wakeChannels(keyPrefix, resources),
     }),
     takeArgs: () => [String(kind)],
+    // Readers only exclude writers (pairwise, as a mutex); permits count, and need more (quorum.ts).
+    quorum: (nodeCount) => (kind === 'read' ? quorumOf(nodeCount) : semaphoreQuorumOf(nodeCount, kind)),
   };
 }
 
