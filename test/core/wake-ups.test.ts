@@ -84,6 +84,27 @@ describe('wake-ups: a release wakes the waiters', () => {
     await (await next).release();
   });
 
+  it('a user whose ACL allows neither PUBLISH nor SUBSCRIBE still locks and releases; waiters fall back to their timer', async () => {
+    for (const node of nodes.nodes) {
+      const admin = node.client();
+      try {
+        await admin.call('ACL', 'SETUSER', 'nopubsub', 'reset', 'on', '>pw', '~*', '+@all', '-publish', '-subscribe', '-psubscribe');
+      } finally {
+        admin.disconnect();
+      }
+    }
+    const urls = nodes.nodes.map((node) => `redis://nopubsub:pw@127.0.0.1:${node.port}`);
+    const holder = new Redlock(urls);
+    const waiting = new Redlock(urls, { retryDelay: 200, retryJitter: 0 });
+    open.push(holder, waiting);
+    const held = await holder.acquire('wake:acl');
+    const next = waiting.acquire('wake:acl', { wait: 5_000 });
+    await sleep(100);
+    expect(await held.release()).toEqual({ released: true, nodes: 3 });
+    const lock = await next;
+    expect((await lock.release()).released).toBe(true);
+  });
+
   it('one release wakes one waiter, not the herd: 8 waiters take turns', async () => {
     const holder = redlock();
     const waiting = redlock(slowPolling);
