@@ -4,7 +4,7 @@ export function quorumOf(nodeCount: number): number {
 }
 
 /**
- * The quorum of a semaphore with `limit` permits over N nodes: each node admits at most `limit`
+ * Rule 18: the quorum of a semaphore with `limit` permits over N nodes: each node admits at most `limit`
  * holders, so `limit + 1` holders would need (limit + 1) x Q places among the N x limit there
  * are; that is impossible only when (limit + 1) x Q > N x limit. A majority is enough for
  * limit 1 (the mutex) but not above it: with limit 3 on 5 nodes, 5 holders on 5 different
