@@ -69,6 +69,11 @@ export class RedlockService {
     }
   }
 
+  /** Whether the resource is held right now, in any mode (a quorum read; a snapshot, not a lock). */
+  isLocked(resource: string): Promise<boolean> {
+    return this.redlock.isLocked(resource);
+  }
+
   /** The lock held by the enclosing `@Locked` call (or `using()` routine) in this async context. */
   current(): Lock | undefined {
     return currentLock();

@@ -4,8 +4,9 @@ import { attemptLock } from './engine/attempts.js';
 import { FenceBook } from './engine/fencing.js';
 import type { LockContext, LockHandle, Lock, ReleaseResult } from './engine/held-lease.js';
 import { NodeSet } from './engine/node-set.js';
-import { quorumOf } from './engine/verdict.js';
-import { QuorumUnavailableError, RedlockConfigError } from './errors.js';
+import { describeNodeErrors, quorumOf } from './engine/verdict.js';
+import { HELD_PROBE, heldProbeKeys } from './primitives/held-probe.js';
+import { QuorumUnavailableError, RedlockConfigError, show } from './errors.js';
 import type { LockLostError } from './errors.js';
 import { AmnesiaGuard, newGeneration } from './nodes/amnesia-guard.js';
 import type { NodeOutInfo } from './nodes/amnesia-guard.js';
@@ -15,7 +16,7 @@ import { bootSentinel } from './nodes/guard-scripts.js';
 import { IoredisNode } from './nodes/ioredis-node.js';
 import { NodeSubscriber } from './nodes/node-subscriber.js';
 import { WaitingRoom } from './engine/waiting-room.js';
-import { resolveCallSettings, resolveEngineSettings, resolveResources } from './options.js';
+import { defaultNodeTimeout, resolveCallSettings, resolveEngineSettings, resolveResources } from './options.js';
 import type { AcquireOptions, CallSettings, EngineSettings, RedlockOptions } from './options.js';
 import { primitiveFor } from './primitives/choose.js';
 
@@ -156,6 +157,28 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     } finally {
       await lock.release().catch(() => undefined);
     }
+  }
+
+  /**
+   * Whether the resource is held right now, in any mode (a write lock, readers, semaphore
+   * permits): true when a majority of the nodes say so, false when a majority say it is free.
+   * A quorum read and a snapshot: the answer may change the moment after; to act on it, take the
+   * lock. Rejects with QuorumUnavailableError when too few nodes answer.
+   */
+  async isLocked(resource: string): Promise<boolean> {
+    if (typeof resource !== 'string') throw new RedlockConfigError('resource', `must be a non-empty string, got ${show(resource)}`);
+    const [name] = resolveResources(resource, 'resource');
+    if (this.closing) throw new QuorumUnavailableError('this Redlock instance has been quit', []);
+    await this.firstContact;
+    const { keyPrefix, ttl, nodeTimeout } = this.settings;
+    const outcome = await this.nodeSet.probe(HELD_PROBE, heldProbeKeys(keyPrefix, name!), nodeTimeout ?? defaultNodeTimeout(ttl));
+    if (outcome.yes < outcome.quorum && outcome.no < outcome.quorum) {
+      throw new QuorumUnavailableError(
+        `cannot tell whether ${name} is locked: ${outcome.errors.length} of ${this.nodeSet.size} nodes failed (${describeNodeErrors(outcome.errors)})`,
+        outcome.errors,
+      );
+    }
+    return outcome.yes >= outcome.quorum;
   }
 
   /**

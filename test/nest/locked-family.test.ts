@@ -179,6 +179,16 @@ describe('@Locked(key, { fenced: true })', () => {
   });
 });
 
+describe('RedlockService.isLocked', () => {
+  it('is true while a locked call runs (any mode) and false before and after', async () => {
+    const service = ref.get(RedlockService);
+    expect(await service.isLocked('doc:probe')).toBe(false);
+    await expect(docs.read('probe', () => service.isLocked('doc:probe'))).resolves.toBe(true);
+    await expect(docs.write('probe', () => service.isLocked('doc:probe'))).resolves.toBe(true);
+    expect(await service.isLocked('doc:probe')).toBe(false);
+  });
+});
+
 describe('@Locked lock-family options are checked when the class is defined', () => {
   const define = (options: object) => () => {
     class Probe {

@@ -116,6 +116,17 @@ export class NodeSet {
     return run;
   }
 
+  /** A read-only script on every node, decided by a majority (isLocked): yes = the node answered 1. */
+  probe(script: LockScript, keys: readonly string[], timeoutMs: number): Promise<RoundOutcome<never>> {
+    return runRound({
+      nodes: this.nodes,
+      timeoutMs,
+      clock: this.clock,
+      decideEarly: 'either-way',
+      ask: async (node) => ({ yes: (await node.run(script, keys, [])) === 1 }),
+    });
+  }
+
   /** Run one script on some of the nodes, every one of them answering or timing out. */
   runOn(nodes: readonly LockNode[], script: LockScript, keys: readonly string[], args: readonly (string | number)[], timeoutMs: number): Promise<RoundOutcome<never>> {
     return runRound({ nodes, timeoutMs, clock: this.clock, decideEarly: 'never', ask: async (node) => ({ yes: (await node.run(script, keys, args)) === 1 }) });

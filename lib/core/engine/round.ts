@@ -41,9 +41,10 @@ export interface RoundSpec<V> {
    * then give the slower nodes a short grace before settling (GRACE_FLOOR_MS)
    * ('with-grace', for release: its count is complete on healthy nodes, while a hung node costs
    * a round trip, not the node timeout; the command reached it anyway and runs when it can), or
-   * wait for every node ('never').
+   * wait for every node ('never'), or settle once a quorum said the same, yes or no, or too many
+   * failed for either ('either-way', for a read such as isLocked, whose no must be a quorum's too).
    */
-  readonly decideEarly: 'at-once' | 'with-grace' | 'never';
+  readonly decideEarly: 'at-once' | 'with-grace' | 'never' | 'either-way';
   /** Ask one node; resolves to its vote. A rejection counts as a node error. */
   ask(node: LockNode): Promise<Vote<V>>;
 }
@@ -84,6 +85,10 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
       if (decided) return;
       const answered = yes + no + errors.length;
       if (answered === nodes.length) return settle();
+      if (spec.decideEarly === 'either-way') {
+        if (yes >= quorum || no >= quorum || errors.length > nodes.length - quorum) settle();
+        return;
+      }
       const cannotWin = no + errors.length > nodes.length - quorum;
       if (!(yes >= quorum || (cannotWin && !hearAll)) || spec.decideEarly === 'never') return;
       if (spec.decideEarly === 'at-once') return settle();
