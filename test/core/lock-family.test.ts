@@ -135,8 +135,10 @@ describe('fenced lock', () => {
     await new Promise((r) => setTimeout(r, 2_100)); // node 0's quarantine (one lease) is over
     // Node 1 is held by someone else, so no quorum can form without node 0: it must be re-seeded
     // (it says its fences are in doubt until then) before its vote on a fence counts.
-    await cluster.nodes[1].client().set('lock:stock:sku-2', 'another-owner', 'PX', 5_000);
-    const later = await redlock().acquire('stock:sku-2', { fenced: true, wait: 5_000 });
+    // Long enough that the lock can only come through node 0, however long it sits out (a client
+    // that meets it within its first second may seal it again; a loaded machine stretches that).
+    await cluster.nodes[1].client().set('lock:stock:sku-2', 'another-owner', 'PX', 30_000);
+    const later = await redlock().acquire('stock:sku-2', { fenced: true, wait: 20_000 });
     expect(later.fence).toBeGreaterThan(next.fence!);
     await later.release();
     const stored = await cluster.nodes[0].client().get('lock:__redlock__:fence:stock:sku-2');

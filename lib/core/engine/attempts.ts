@@ -35,6 +35,8 @@ export interface AttemptContext {
   readonly waitingRoom: WaitingRoom;
   /** The handle's callbacks for this call (held set, events). */
   lockContext(call: CallSettings): LockContext;
+  /** Telemetry: told each attempt's round; set only while someone listens (reports.ts). */
+  readonly onRound?: (outcome: RoundOutcome<unknown>) => void;
 }
 
 export interface LockRequest {
@@ -77,6 +79,7 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
     const step = await leaseStep(clock, call.ttl, driftFactor, nodeSet.size, () =>
       nodeSet.take(primitive, keys, token, call.ttl, fence, call.nodeTimeout),
     );
+    context.onRound?.(step.outcome);
     const fencing = fenced ? { book: fences, nodeSet, keyPrefix, resources, timeoutMs: call.nodeTimeout } : undefined;
 
     // Rule 6: a quorum AND time left; rule 8: errors elsewhere do not fail a won round.
@@ -129,7 +132,9 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
       left = giveUpAt - clock.now();
       if (left <= 0) break;
     }
-    const end = await waiter.sleep(pauseBeforeNextAttempt(call, left, freeInMs, waiter.hearsReleases), call.signal);
+    // Only holders release: a round lost to failed nodes, or to fences still being settled, polls.
+    const blockedByHolders = step.outcome.errors.length === 0 && step.outcome.values.every((reply) => !reply || reply.detail.kind !== 'fence-in-doubt');
+    const end = await waiter.sleep(pauseBeforeNextAttempt(call, left, freeInMs, waiter.hearsReleases && blockedByHolders), call.signal);
     if (end === 'aborted') throw new LockAbortedError(resources, call.signal?.reason);
   }
 
