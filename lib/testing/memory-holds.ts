@@ -1,0 +1,233 @@
+import type { LockMode } from '../core/index.js';
+import type { Clock } from '../core/index.js';
+
+/** What a hold is: exclusive (a write lock, plain or fenced), a reader, or a semaphore's permit. */
+export type HoldKind = { readonly shared: false } | { readonly shared: true; readonly kind: 'read' | number };
+
+export function holdKindOf(mode: LockMode, limit: number | undefined): HoldKind {
+  if (limit !== undefined) return { shared: true, kind: limit };
+  return mode === 'read' ? { shared: true, kind: 'read' } : { shared: false };
+}
+
+export type TakeResult =
+  | { readonly kind: 'taken'; readonly fence: number | undefined }
+  /** `holderMs`: how long the hold that blocked us still runs (undefined when unknown or unbounded). */
+  | { readonly kind: 'busy'; readonly holderMs: number | undefined }
+  /** Held as another kind of shared lock: 'read' or a semaphore's limit. */
+  | { readonly kind: 'mismatch'; readonly theirs: string };
+
+/** One live hold, as `RedlockTestingControls.held()` reports it. */
+export interface HoldInfo {
+  readonly resource: string;
+  /** 'write' = exclusive; 'read' = a reader; 'permit' = a semaphore's permit. */
+  readonly kind: 'write' | 'read' | 'permit';
+  readonly limit?: number;
+  /** The largest fence granted on the resource so far (fenced locks only). */
+  readonly fence?: number;
+  /** ms until the hold ends by itself (Infinity for a test's hold without ttl). */
+  readonly remaining: number;
+  readonly token: string;
+}
+
+interface ResourceState {
+  exclusive: { token: string; endsAt: number } | undefined;
+  /** Readers or permits: token -> when its lease ends. */
+  readonly shared: Map<string, number>;
+  /** What the shared holders are: 'read' or the limit (meaningful while `shared` is not empty). */
+  sharedKind: string | undefined;
+  /** A writer that found shared holders: no new reader or permit joins until it is in. */
+  writerWaiting: { token: string; endsAt: number } | undefined;
+  /** The largest fence granted (permanent, as the fence key on a node). */
+  fence: number;
+}
+
+/**
+ * The lock table of the in-process engine: what the take / extend / give scripts do on one Redis
+ * node (primitives/mutex.ts, shared.ts), on one in-memory table, with leases ending on the
+ * engine's clock. Every call is one synchronous step, as a script is atomic on its node.
+ */
+export class MemoryHolds {
+  private readonly resources = new Map<string, ResourceState>();
+  private readonly listeners = new Map<string, Set<() => void>>();
+
+  constructor(private readonly clock: Clock) {}
+
+  take(token: string, resources: readonly string[], hold: HoldKind, ttl: number, fenced: boolean): TakeResult {
+    const now = this.clock.now();
+    for (const name of resources) {
+      const state = this.stateOf(name, now);
+      const blocked = hold.shared ? this.blocksShared(state, token, hold.kind, now) : this.blocksExclusive(state, token, ttl, now);
+      if (blocked) {
+        for (const other of resources) this.tidy(other, this.stateOf(other, now));
+        return blocked;
+      }
+    }
+    const fence = fenced ? Math.max(0, ...resources.map((name) => this.stateOf(name, now).fence)) + 1 : undefined;
+    for (const name of resources) {
+      const state = this.stateOf(name, now);
+      if (hold.shared) {
+        state.shared.set(token, now + ttl);
+        state.sharedKind = String(hold.kind);
+      } else {
+        state.exclusive = { token, endsAt: now + ttl };
+        if (state.writerWaiting?.token === token) state.writerWaiting = undefined;
+      }
+      if (fence !== undefined) state.fence = fence;
+    }
+    return { kind: 'taken', fence };
+  }
+
+  /** Compare-then-extend: only a hold that is still ours and still running (never resurrected). */
+  extend(token: string, resources: readonly string[], hold: HoldKind, ttl: number): boolean {
+    const now = this.clock.now();
+    if (!this.owns(token, resources, hold)) return false;
+    const states = resources.map((name) => this.stateOf(name, now));
+    for (const state of states) {
+      if (hold.shared) state.shared.set(token, now + ttl);
+      else state.exclusive!.endsAt = now + ttl;
+    }
+    return true;
+  }
+
+  /** Whether every resource still holds our token (a running hold). */
+  owns(token: string, resources: readonly string[], hold: HoldKind): boolean {
+    const now = this.clock.now();
+    return resources.every((name) => {
+      const state = this.stateOf(name, now);
+      const ours = hold.shared ? state.shared.has(token) : state.exclusive?.token === token;
+      this.tidy(name, state);
+      return ours;
+    });
+  }
+
+  /** Compare-and-delete; returns how many resources held our token. Wakes the waiters of what it freed. */
+  give(token: string, resources: readonly string[], hold: HoldKind): number {
+    const now = this.clock.now();
+    let freed = 0;
+    for (const name of resources) {
+      const state = this.stateOf(name, now);
+      if (hold.shared ? state.shared.delete(token) : state.exclusive?.token === token) {
+        if (!hold.shared) state.exclusive = undefined;
+        freed += 1;
+      }
+      if (state.writerWaiting?.token === token) state.writerWaiting = undefined;
+      this.tidy(name, state);
+    }
+    this.announce(resources);
+    return freed;
+  }
+
+  /** A waiting writer gave up: it no longer holds new readers back. */
+  stopWaiting(token: string, resources: readonly string[]): void {
+    const now = this.clock.now();
+    for (const name of resources) {
+      const state = this.stateOf(name, now);
+      if (state.writerWaiting?.token === token) state.writerWaiting = undefined;
+      this.tidy(name, state);
+    }
+    this.announce(resources);
+  }
+
+  /** Held right now in any mode (a running exclusive hold, reader or permit). */
+  isHeld(resource: string): boolean {
+    if (!this.resources.has(resource)) return false;
+    const state = this.stateOf(resource, this.clock.now());
+    const held = state.exclusive !== undefined || state.shared.size > 0;
+    this.tidy(resource, state);
+    return held;
+  }
+
+  /** Every live hold, by resource. */
+  snapshot(): HoldInfo[] {
+    const now = this.clock.now();
+    return [...this.resources.keys()].flatMap((resource) => {
+      const state = this.stateOf(resource, now);
+      this.tidy(resource, state);
+      const fence = state.fence > 0 ? { fence: state.fence } : {};
+      const holds: HoldInfo[] = [];
+      if (state.exclusive) holds.push({ resource, kind: 'write', ...fence, remaining: state.exclusive.endsAt - now, token: state.exclusive.token });
+      for (const [token, endsAt] of state.shared) {
+        holds.push(state.sharedKind === 'read'
+          ? { resource, kind: 'read', remaining: endsAt - now, token }
+          : { resource, kind: 'permit', limit: Number(state.sharedKind), remaining: endsAt - now, token });
+      }
+      return holds;
+    });
+  }
+
+  /** Ends every hold on the resources now, as if their leases had run out (no announcement: an expiry announces nothing). */
+  expire(resources: readonly string[]): void {
+    for (const name of resources) {
+      const state = this.resources.get(name);
+      if (!state) continue;
+      state.exclusive = undefined;
+      state.shared.clear();
+      state.writerWaiting = undefined;
+      this.tidy(name, state);
+    }
+  }
+
+  /** Calls `listener` whenever a hold on one of the resources is given back; returns the unsubscribe. */
+  onRelease(resources: readonly string[], listener: () => void): () => void {
+    for (const name of resources) {
+      let set = this.listeners.get(name);
+      if (!set) this.listeners.set(name, (set = new Set()));
+      set.add(listener);
+    }
+    return () => {
+      for (const name of resources) {
+        const set = this.listeners.get(name);
+        set?.delete(listener);
+        if (set?.size === 0) this.listeners.delete(name);
+      }
+    };
+  }
+
+  private announce(resources: readonly string[]): void {
+    const heard = new Set(resources.flatMap((name) => [...(this.listeners.get(name) ?? [])]));
+    for (const listener of heard) listener();
+  }
+
+  /** As the exclusive take script: another owner's lock, or shared holders (then we wait, marked). */
+  private blocksExclusive(state: ResourceState, token: string, ttl: number, now: number): TakeResult | undefined {
+    if (state.exclusive && state.exclusive.token !== token) return busy(state.exclusive.endsAt - now);
+    if (state.shared.size === 0) return undefined;
+    if (!state.writerWaiting || state.writerWaiting.token === token) state.writerWaiting = { token, endsAt: now + ttl };
+    return busy(Math.max(...state.shared.values()) - now);
+  }
+
+  /** As the shared take script: a writer in or waiting, holders of another kind, or no permit left. */
+  private blocksShared(state: ResourceState, token: string, kind: 'read' | number, now: number): TakeResult | undefined {
+    if (state.exclusive) return busy(state.exclusive.endsAt - now);
+    if (state.writerWaiting) return busy(undefined);
+    if (state.shared.size === 0) return undefined;
+    if (state.sharedKind !== String(kind)) return { kind: 'mismatch', theirs: state.sharedKind! };
+    if (typeof kind === 'number' && state.shared.size >= kind && !state.shared.has(token)) {
+      return busy(Math.min(...state.shared.values()) - now);
+    }
+    return undefined;
+  }
+
+  /** Forgets a resource nobody holds and that has no fence to keep: the table stays as small as what is held. */
+  private tidy(name: string, state: ResourceState): void {
+    if (!state.exclusive && state.shared.size === 0 && !state.writerWaiting && state.fence === 0) this.resources.delete(name);
+  }
+
+  /** The resource's state with every lease that has ended removed (as Redis expires keys). */
+  private stateOf(name: string, now: number): ResourceState {
+    let state = this.resources.get(name);
+    if (!state) {
+      state = { exclusive: undefined, shared: new Map(), sharedKind: undefined, writerWaiting: undefined, fence: 0 };
+      this.resources.set(name, state);
+    }
+    if (state.exclusive && state.exclusive.endsAt <= now) state.exclusive = undefined;
+    for (const [token, endsAt] of state.shared) if (endsAt <= now) state.shared.delete(token);
+    if (state.writerWaiting && state.writerWaiting.endsAt <= now) state.writerWaiting = undefined;
+    if (state.shared.size === 0) state.sharedKind = undefined;
+    return state;
+  }
+}
+
+function busy(holderMs: number | undefined): TakeResult {
+  return { kind: 'busy', holderMs: holderMs !== undefined && Number.isFinite(holderMs) && holderMs > 0 ? holderMs : undefined };
+}

@@ -1,0 +1,356 @@
+import 'reflect-metadata';
+// Some parameters exist only for the key templates that name them.
+/* eslint-disable @typescript-eslint/no-unused-vars */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Controller, Injectable, Param, Post } from '@nestjs/common';
+import type { INestApplication, Type } from '@nestjs/common';
+import request from 'supertest';
+import { LockBusyError, LockLostError, Locked, QuorumUnavailableError, RedlockConfigError, RedlockService } from '../../lib/index.js';
+import type { Lock, LockMode, RedlockError } from '../../lib/index.js';
+
+/**
+ * One behaviour suite for every engine the NestJS layer can run on: RedlockTestingModule's
+ * in-process engine and RedlockModule on real redis-server nodes run the very same tests, so the
+ * fake cannot drift from what users get in production without a test failing.
+ */
+
+/** Another owner's hold, made outside the application under test. */
+export interface ElsewhereHold {
+  readonly fence?: number;
+  release(): Promise<void>;
+}
+
+export interface ElsewhereOptions {
+  /** Default: held until released. */
+  ttl?: number;
+  mode?: LockMode;
+  limit?: number;
+  fenced?: boolean;
+}
+
+/** A running application over one engine, and the levers a test pulls from outside it. */
+export interface LockWorld {
+  readonly app: INestApplication;
+  holdElsewhere(resources: string | string[], options?: ElsewhereOptions): Promise<ElsewhereHold>;
+  /** Too few nodes answer from now on (at least a majority of the 3 fail). */
+  nodesDown(): Promise<void>;
+  nodesUp(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The application each world runs: these controllers and providers, the module with these options. */
+export interface WorldParts {
+  readonly controllers: Type[];
+  readonly providers: Type[];
+  readonly options: { readonly ttl: number; readonly wait: number };
+}
+
+export type MakeWorld = (parts: WorldParts) => Promise<LockWorld>;
+
+/** A promise the test opens when a held call may finish. */
+function gate(): { readonly shut: Promise<void>; open(): void } {
+  let open!: () => void;
+  const shut = new Promise<void>((resolve) => (open = resolve));
+  return { shut, open };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function rejectionOf(promise: Promise<unknown>): Promise<RedlockError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as RedlockError;
+  }
+  throw new Error('expected a rejection');
+}
+
+@Injectable()
+class Orders {
+  jobRuns = 0;
+
+  constructor(readonly redlock: RedlockService) {}
+
+  @Locked('order:<id>')
+  async payNow(id: string): Promise<Lock | undefined> {
+    return this.redlock.current();
+  }
+
+  @Locked('order:<id>', { wait: 2_000 })
+  async payWaiting(id: string): Promise<Lock | undefined> {
+    return this.redlock.current();
+  }
+
+  @Locked('job:<name>', { onBusy: 'skip' })
+  async job(name: string): Promise<string> {
+    this.jobRuns += 1;
+    return 'ran';
+  }
+
+  @Locked('doc:<id>')
+  async edit(id: string): Promise<{ outer: Lock | undefined; inner: Lock | undefined }> {
+    const outer = this.redlock.current();
+    return { outer, inner: await this.read(id) };
+  }
+
+  @Locked('doc:<id>', { mode: 'read' })
+  async read(id: string): Promise<Lock | undefined> {
+    return this.redlock.current();
+  }
+
+  @Locked('stock:<sku>', { fenced: true })
+  async reserve(sku: string): Promise<number | undefined> {
+    return this.redlock.current()?.fence;
+  }
+
+  @Locked('export:<name>', { limit: 2 })
+  async export(name: string, inside: () => Promise<void>): Promise<Lock | undefined> {
+    const lock = this.redlock.current();
+    await inside();
+    return lock;
+  }
+}
+
+@Controller('orders')
+class OrdersController {
+  @Post(':id/pay')
+  @Locked('order:<id>')
+  pay(@Param('id') id: string): { paid: string } {
+    return { paid: id };
+  }
+
+  @Post(':id/sync')
+  @Locked('sync:<id>', { onBusy: 'skip' })
+  sync(@Param('id') id: string): { synced: string } {
+    return { synced: id };
+  }
+}
+
+export function describeLockBehaviour(engine: string, makeWorld: MakeWorld): void {
+  describe(`@Locked and RedlockService on ${engine}`, () => {
+    let world: LockWorld;
+    let orders: Orders;
+    let service: RedlockService;
+    const http = () => request(world.app.getHttpServer());
+
+    beforeAll(async () => {
+      world = await makeWorld({ controllers: [OrdersController], providers: [Orders], options: { ttl: 5_000, wait: 0 } });
+      orders = world.app.get(Orders);
+      service = world.app.get(RedlockService);
+    });
+    afterAll(async () => {
+      await world?.close();
+    });
+
+    describe('busy', () => {
+      it('is a 409 with Retry-After from the holder\'s lease, and a 201 once it is free', async () => {
+        const hold = await world.holdElsewhere('order:h1', { ttl: 4_000 });
+        const busy = await http().post('/orders/h1/pay');
+        expect(busy.status).toBe(409);
+        expect(busy.body).toMatchObject({ statusCode: 409, code: 'LOCK_BUSY' });
+        expect(Number(busy.headers['retry-after'])).toBeGreaterThanOrEqual(3);
+        expect(Number(busy.headers['retry-after'])).toBeLessThanOrEqual(4);
+        await hold.release();
+        const paid = await http().post('/orders/h1/pay');
+        expect(paid.status).toBe(201);
+        expect(paid.body).toEqual({ paid: 'h1' });
+        // Released before the response: the next request finds it free.
+        expect((await http().post('/orders/h1/pay')).status).toBe(201);
+      });
+
+      it('is a LockBusyError with resources, attempts, waitedMs and retryAfterMs', async () => {
+        const hold = await world.holdElsewhere('order:h2', { ttl: 4_000 });
+        try {
+          const once = await rejectionOf(orders.payNow('h2'));
+          expect(once).toBeInstanceOf(LockBusyError);
+          const busy = once as LockBusyError;
+          expect(busy.code).toBe('LOCK_BUSY');
+          expect(busy.resources).toEqual(['order:h2']);
+          expect(busy.attempts).toBe(1);
+          expect(busy.retryAfterMs).toBeGreaterThan(3_000);
+          expect(busy.retryAfterMs).toBeLessThanOrEqual(4_000);
+
+          const waited = (await rejectionOf(service.acquire('order:h2', { wait: 200 }))) as LockBusyError;
+          expect(waited).toBeInstanceOf(LockBusyError);
+          expect(waited.attempts).toBeGreaterThanOrEqual(2);
+          expect(waited.waitedMs).toBeGreaterThanOrEqual(190);
+          expect(waited.waitedMs).toBeLessThan(1_500);
+          expect(await service.tryAcquire('order:h2')).toBeNull();
+        } finally {
+          await hold.release();
+        }
+      });
+
+      it('waits, then gets the lock as soon as the other owner releases it', async () => {
+        const hold = await world.holdElsewhere('order:w1', { ttl: 10_000 });
+        setTimeout(() => void hold.release(), 150);
+        const started = performance.now();
+        const lock = await orders.payWaiting('w1');
+        const waited = performance.now() - started;
+        expect(lock?.resources).toEqual(['order:w1']);
+        expect(waited).toBeGreaterThanOrEqual(140);
+        expect(waited).toBeLessThan(1_000); // woken by the release, not by a fallback timer
+      });
+    });
+
+    describe('leases', () => {
+      it('a hold that is not extended ends by itself at its ttl', async () => {
+        await world.holdElsewhere('order:t1', { ttl: 300 });
+        const started = performance.now();
+        const lock = await orders.payWaiting('t1');
+        expect(lock?.resources).toEqual(['order:t1']);
+        expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+      });
+
+      it('an own lock not extended aborts its signal before its validity ends, then cannot be extended', async () => {
+        const started = performance.now();
+        const lock = await service.acquire('lease:t2', { ttl: 300 });
+        expect(lock.remaining).toBeGreaterThan(200);
+        await new Promise((resolve) => lock.signal.addEventListener('abort', resolve, { once: true }));
+        expect(performance.now() - started).toBeLessThan(300);
+        expect(lock.signal.reason).toBeInstanceOf(LockLostError);
+        expect(lock.remaining).toBe(0);
+        await sleep(320 - (performance.now() - started));
+        const next = await service.tryAcquire('lease:t2');
+        expect(next).not.toBeNull();
+        await expect(lock.extend()).rejects.toBeInstanceOf(LockLostError);
+        expect(await lock.release()).toEqual({ released: false, nodes: 0 });
+        expect(await next!.release()).toEqual({ released: true, nodes: 3 });
+      });
+
+      it('extend() moves the deadline; release() says how many nodes let go; isLocked() follows', async () => {
+        const lock = await service.acquire('lease:t3', { ttl: 1_000 });
+        const first = lock.validUntil;
+        expect(lock.value).toMatch(/^[0-9a-f]{32}$/);
+        expect(lock.mode).toBe('write');
+        await sleep(20);
+        await lock.extend(2_000);
+        expect(lock.validUntil).toBeGreaterThan(first + 900);
+        expect(await service.isLocked('lease:t3')).toBe(true);
+        expect(await lock.release()).toEqual({ released: true, nodes: 3 });
+        expect(await lock.release()).toEqual({ released: true, nodes: 3 });
+        expect(await service.isLocked('lease:t3')).toBe(false);
+      });
+
+      it('using() keeps the lock alive past its ttl while the routine runs, then releases it', async () => {
+        const result = await service.using('lease:t4', async (lock) => {
+          await sleep(450);
+          expect(lock.signal.aborted).toBe(false);
+          expect(await service.isLocked('lease:t4')).toBe(true);
+          return service.current() === lock;
+        }, { ttl: 300 });
+        expect(result).toBe(true);
+        expect(await service.isLocked('lease:t4')).toBe(false);
+      });
+    });
+
+    describe("onBusy: 'skip'", () => {
+      it('does not run the method and returns undefined (HTTP: the route\'s own status, empty body)', async () => {
+        const hold = await world.holdElsewhere(['job:nightly', 'sync:s1']);
+        expect(await orders.job('nightly')).toBeUndefined();
+        expect(orders.jobRuns).toBe(0);
+        const skipped = await http().post('/orders/s1/sync');
+        expect(skipped.status).toBe(201); // a POST route's success status
+        expect(skipped.text).toBe('');
+        await hold.release();
+        expect(await orders.job('nightly')).toBe('ran');
+        expect(orders.jobRuns).toBe(1);
+        expect((await http().post('/orders/s1/sync')).body).toEqual({ synced: 's1' });
+      });
+    });
+
+    describe('the lock family', () => {
+      it('re-enters write -> read in the same async context: current() is the outer write lock', async () => {
+        const { outer, inner } = await orders.edit('d1');
+        expect(outer?.mode).toBe('write');
+        expect(inner).toBe(outer);
+      });
+
+      it('lets readers share, keeps a writer out while they read', async () => {
+        const reader = await world.holdElsewhere('doc:d2', { mode: 'read' });
+        try {
+          expect((await orders.read('d2'))?.mode).toBe('read');
+          await expect(orders.edit('d2')).rejects.toBeInstanceOf(LockBusyError);
+        } finally {
+          await reader.release();
+        }
+        expect((await orders.edit('d2')).outer?.mode).toBe('write');
+      });
+
+      it('hands current() a fence larger than every earlier holder\'s, ours or another owner\'s', async () => {
+        const first = await orders.reserve('s1');
+        const second = await orders.reserve('s1');
+        expect(first).toBeGreaterThan(0);
+        expect(second).toBeGreaterThan(first!);
+        const other = await world.holdElsewhere('stock:s1', { fenced: true });
+        expect(other.fence).toBeGreaterThan(second!);
+        await expect(orders.reserve('s1')).rejects.toBeInstanceOf(LockBusyError);
+        await other.release();
+        expect(await orders.reserve('s1')).toBeGreaterThan(other.fence!);
+      });
+
+      it('admits `limit` holders of a semaphore at once; a permit held elsewhere counts', async () => {
+        const inside = gate();
+        const holders = [orders.export('e1', () => inside.shut), orders.export('e1', () => inside.shut)];
+        await sleep(50);
+        await expect(orders.export('e1', async () => undefined)).rejects.toBeInstanceOf(LockBusyError);
+        const other = await rejectionOf(service.acquire('export:e1', { limit: 3 }));
+        expect(other).toBeInstanceOf(RedlockConfigError);
+        expect((other as RedlockConfigError).field).toBe('limit');
+        inside.open();
+        expect((await Promise.all(holders)).map((lock) => lock?.limit)).toEqual([2, 2]);
+
+        const permit = await world.holdElsewhere('export:e2', { limit: 2 });
+        expect((await orders.export('e2', async () => undefined))?.limit).toBe(2);
+        const second = gate();
+        const holding = orders.export('e2', () => second.shut);
+        await sleep(50);
+        await expect(orders.export('e2', async () => undefined)).rejects.toBeInstanceOf(LockBusyError);
+        second.open();
+        await holding;
+        await permit.release();
+      });
+    });
+
+    describe('bad arguments', () => {
+      it('throw RedlockConfigError naming the field, as the engine does', async () => {
+        const fieldOf = async (call: Promise<unknown>) => ((await rejectionOf(call)) as RedlockConfigError).field;
+        expect(await fieldOf(service.acquire('x', { ttl: -1 }))).toBe('options.ttl');
+        expect(await fieldOf(service.acquire(''))).toBe('resources');
+        expect(await fieldOf(service.acquire(['a', 'a']))).toBe('resources');
+        expect(await fieldOf(service.acquire('x', { mode: 'read', limit: 2 }))).toBe('options.limit');
+        expect(await fieldOf(service.acquire('x', { fenced: true, mode: 'read' }))).toBe('options.fenced');
+        expect(await fieldOf(service.acquire('x', { colour: 'red' } as never))).toBe('options.colour');
+        expect(await fieldOf(service.isLocked(42 as never))).toBe('resource');
+      });
+    });
+
+    // Last: taking nodes away is the roughest thing a test does to a world.
+    describe('unavailable nodes', () => {
+      it('are a 503 and a QuorumUnavailableError, never a wait; locking works again when they return', async () => {
+        await world.nodesDown();
+        try {
+          const started = performance.now();
+          const unavailable = await http().post('/orders/u1/pay');
+          expect(unavailable.status).toBe(503);
+          expect(unavailable.body).toMatchObject({ statusCode: 503, code: 'QUORUM_UNAVAILABLE' });
+          const error = await rejectionOf(service.acquire('order:u1', { wait: 3_000 }));
+          expect(error).toBeInstanceOf(QuorumUnavailableError);
+          expect((error as QuorumUnavailableError).nodeErrors.length).toBeGreaterThanOrEqual(2);
+          await expect(service.isLocked('order:u1')).rejects.toBeInstanceOf(QuorumUnavailableError);
+          expect(performance.now() - started).toBeLessThan(2_500);
+        } finally {
+          await world.nodesUp();
+        }
+        // Real nodes count again once they answer (a PING the engine left in flight): soon, not at once.
+        const deadline = performance.now() + 3_000;
+        let status = (await http().post('/orders/u1/pay')).status;
+        while (status !== 201 && performance.now() < deadline) {
+          await sleep(50);
+          status = (await http().post('/orders/u1/pay')).status;
+        }
+        expect(status).toBe(201);
+      });
+    });
+  });
+}

@@ -1,0 +1,258 @@
+import 'reflect-metadata';
+// Some parameters exist only for the key templates that name them.
+/* eslint-disable @typescript-eslint/no-unused-vars */
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { Controller, Injectable, Module, Param, Post } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import {
+  LockBusyError,
+  LockLostError,
+  Locked,
+  QuorumUnavailableError,
+  Redlock,
+  RedlockConfigError,
+  RedlockModule,
+  RedlockService,
+} from '../../lib/index.js';
+import type { Lock } from '../../lib/index.js';
+import { InMemoryRedlock, RedlockTestingControls, RedlockTestingModule } from '../../lib/testing/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+// What only the testing module has: its controls, its options, and the ways into a user's tests.
+// The lock behaviour it shares with RedlockModule is in lock-behaviour.ts (run on both engines).
+
+@Injectable()
+class Payments {
+  runs = 0;
+
+  constructor(readonly redlock: RedlockService) {}
+
+  @Locked('order:<id>', { wait: 0 })
+  async pay(id: string): Promise<Lock | undefined> {
+    this.runs += 1;
+    return this.redlock.current();
+  }
+}
+
+@Controller('orders')
+class PaymentsController {
+  @Post(':id/pay')
+  @Locked('order:<id>', { wait: 0 })
+  pay(@Param('id') id: string): string {
+    return `paid ${id}`;
+  }
+}
+
+function fieldOf(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof RedlockConfigError) return error.field;
+    throw error;
+  }
+  return undefined;
+}
+
+describe('RedlockTestingModule with its controls', () => {
+  let app: INestApplication;
+  let controls: RedlockTestingControls;
+  let payments: Payments;
+  let service: RedlockService;
+
+  beforeEach(async () => {
+    const ref = await Test.createTestingModule({
+      imports: [RedlockTestingModule.forRoot({ ttl: 2_000 })],
+      controllers: [PaymentsController],
+      providers: [Payments],
+    }).compile();
+    app = ref.createNestApplication({ logger: false });
+    await app.init();
+    controls = app.get(RedlockTestingControls);
+    payments = app.get(Payments);
+    service = app.get(RedlockService);
+  });
+  afterEach(async () => {
+    await app?.close();
+  });
+
+  it('provides the in-process engine under the core Redlock token, and the controls it carries', () => {
+    const redlock = app.get(Redlock);
+    expect(redlock).toBeInstanceOf(InMemoryRedlock);
+    expect((redlock as unknown as InMemoryRedlock).controls).toBe(controls);
+    expect(redlock.clients).toEqual([]);
+    expect(redlock.keyPrefix).toBe('lock:');
+  });
+
+  it('held() shows who holds what, with kind, fence and time left', async () => {
+    const theirs = controls.hold('report:1', { mode: 'read', ttl: 1_000 });
+    const ours = await service.acquire('stock:1', { fenced: true });
+    const permit = await service.acquire('export', { limit: 2 });
+    expect(controls.held().sort((a, b) => a.resource.localeCompare(b.resource))).toEqual([
+      { resource: 'export', kind: 'permit', limit: 2, remaining: expect.any(Number), by: 'app' },
+      { resource: 'report:1', kind: 'read', remaining: expect.any(Number), by: 'test' },
+      { resource: 'stock:1', kind: 'write', fence: ours.fence, remaining: expect.any(Number), by: 'app' },
+    ]);
+    expect(controls.held('report:1')[0]!.remaining).toBeLessThanOrEqual(1_000);
+    theirs.release();
+    theirs.release(); // twice is harmless
+    await ours.release();
+    await permit.release();
+    expect(controls.held()).toEqual([]);
+  });
+
+  it('hold() of a busy resource throws LockBusyError, as that other owner would see; a bad argument names its field', async () => {
+    const lock = await service.acquire('order:9');
+    expect(() => controls.hold('order:9')).toThrow(LockBusyError);
+    expect(fieldOf(() => controls.hold(''))).toBe('resources');
+    expect(fieldOf(() => controls.hold('x', { ttl: 0 }))).toBe('options.ttl');
+    expect(fieldOf(() => controls.hold('x', { mode: 'shared' as never }))).toBe('options.mode');
+    expect(fieldOf(() => controls.hold('x', { wait: 1 } as never))).toBe('options.wait');
+    expect(fieldOf(() => controls.nodesDown(4))).toBe('count');
+    await lock.release();
+  });
+
+  it('a hold without ttl stays until released; the method skipped by it did not run', async () => {
+    const hold = controls.hold('order:1');
+    await expect(payments.pay('1')).rejects.toBeInstanceOf(LockBusyError);
+    expect(payments.runs).toBe(0);
+    expect((await request(app.getHttpServer()).post('/orders/1/pay')).status).toBe(409);
+    hold.release();
+    expect((await payments.pay('1'))?.resources).toEqual(['order:1']);
+  });
+
+  it('one node of three down still locks (release reaches the two left); a semaphore above 1 needs all three', async () => {
+    controls.nodesDown(1);
+    const lock = await service.acquire('order:2');
+    expect(await lock.release()).toEqual({ released: true, nodes: 2 });
+    const error = await service.acquire('export', { limit: 2 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QuorumUnavailableError);
+    expect((error as QuorumUnavailableError).nodeErrors).toEqual([
+      { node: 2, address: 'in-memory#2', message: expect.stringContaining('down') },
+    ]);
+    expect((await request(app.getHttpServer()).post('/orders/2/pay')).status).toBe(201);
+  });
+
+  it('nodes going down under a held lock: its extension fails and its signal aborts; the hold lingers until its lease ends', async () => {
+    const lock = await service.acquire('order:3', { ttl: 400 });
+    controls.nodesDown();
+    await expect(lock.extend()).rejects.toBeInstanceOf(LockLostError);
+    expect(lock.signal.aborted).toBe(true);
+    expect(await lock.release()).toEqual({ released: false, nodes: 0 });
+    controls.nodesUp();
+    expect(await service.isLocked('order:3')).toBe(true); // the nodes kept it
+    await new Promise((resolve) => setTimeout(resolve, 420));
+    expect(await service.isLocked('order:3')).toBe(false);
+  });
+
+  it('expire() ends a hold behind its holder\'s back: the next extension fails', async () => {
+    const lost: unknown[] = [];
+    app.get(Redlock).on('lockLost', ({ error }) => lost.push(error));
+    const lock = await service.acquire('order:4');
+    controls.expire('order:4');
+    expect(await service.isLocked('order:4')).toBe(false);
+    expect(lock.signal.aborted).toBe(false); // nobody told it
+    await expect(lock.extend()).rejects.toThrow(/no longer hold our token/);
+    expect(lost).toEqual([lock.signal.reason]);
+  });
+
+  it('reset() brings the nodes back and drops the test\'s holds, not the application\'s', async () => {
+    const ours = await service.acquire('order:5');
+    controls.hold('order:6');
+    controls.nodesDown();
+    controls.reset();
+    expect(controls.held().map((h) => [h.resource, h.by])).toEqual([['order:5', 'app']]);
+    expect((await payments.pay('6'))?.resources).toEqual(['order:6']);
+    await ours.release();
+  });
+
+  it('shutting the application down releases what is still held and refuses new locks', async () => {
+    const lock = await service.acquire('order:7', { autoExtend: true });
+    const redlock = app.get(Redlock);
+    await app.close();
+    expect(lock.signal.aborted).toBe(false);
+    expect(lock.remaining).toBe(0);
+    expect(controls.held()).toEqual([]);
+    await expect(redlock.acquire('order:7')).rejects.toBeInstanceOf(QuorumUnavailableError);
+  });
+});
+
+describe('RedlockTestingModule.forRoot() options', () => {
+  it('are validated as the engine validates them, naming the field', () => {
+    expect(fieldOf(() => RedlockTestingModule.forRoot({ ttl: -5 }))).toBe('options.ttl');
+    expect(fieldOf(() => RedlockTestingModule.forRoot({ keyPrefix: '' }))).toBe('options.keyPrefix');
+    expect(fieldOf(() => RedlockTestingModule.forRoot({ nodes: 0 }))).toBe('options.nodes');
+    expect(fieldOf(() => RedlockTestingModule.forRoot({ nodes: ['not a url'] }))).toMatch(/^options\.nodes\[0\]/);
+    expect(fieldOf(() => RedlockTestingModule.forRoot({ isGlobal: 'yes' as never }))).toBe('options.isGlobal');
+    expect(fieldOf(() => RedlockTestingModule.forRoot({ ttl: 1_000, nodeTimeout: 2_000 }))).toBe('options.nodeTimeout');
+    expect(fieldOf(() => RedlockTestingModule.forRoot(null as never))).toBe('options');
+    expect(fieldOf(() => new InMemoryRedlock({ retryDelay: 1.5 }))).toBe('options.retryDelay');
+  });
+
+  it('take the production node list as it is (only its length counts; nothing connects)', async () => {
+    const redlock = new InMemoryRedlock({ nodes: ['redis://10.255.0.1:6379', 'redis://10.255.0.2:6379', 'redis://10.255.0.3:6379', 'redis://10.255.0.4:6379', 'redis://10.255.0.5:6379'] });
+    const lock = await redlock.acquire('x');
+    expect(await lock.release()).toEqual({ released: true, nodes: 5 });
+    redlock.controls.nodesDown(2);
+    expect((await (await redlock.acquire('x')).release()).nodes).toBe(3);
+    redlock.controls.nodesDown(1);
+    await expect(redlock.acquire('x')).rejects.toBeInstanceOf(QuorumUnavailableError);
+    await redlock.quit();
+  });
+
+  it('accept a clock, so a test can move time by hand: a lease ends when the clock says so', async () => {
+    const clock = new FakeClock();
+    const redlock = new InMemoryRedlock({ clock, ttl: 1_000 });
+    const lock = await redlock.acquire('job');
+    expect(lock.remaining).toBe(1_000 - 12); // ttl - drift (1_000 * 0.01 + 2)
+    await clock.advance(970);
+    expect(lock.signal.aborted).toBe(true); // 10 ms of warning before the end of validity
+    expect(await redlock.isLocked('job')).toBe(true);
+    await clock.advance(30);
+    expect(await redlock.isLocked('job')).toBe(false);
+    redlock.controls.hold('job2', { ttl: 200 });
+    let granted: Lock | undefined;
+    const waiting = redlock.acquire('job2', { wait: 500 }).then((l) => (granted = l));
+    await clock.advance(150);
+    expect(granted).toBeUndefined();
+    await clock.advance(60); // past the other hold's lease: the waiter looks again then
+    expect((await waiting).resources).toEqual(['job2']);
+    await redlock.quit();
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+describe('ways into a test', () => {
+  @Module({ imports: [RedlockModule.forRoot({ nodes: ['redis://127.0.0.1:1'] })], controllers: [PaymentsController], providers: [Payments] })
+  class AppModule {}
+
+  it('overrideProvider(Redlock) puts the in-process engine under an unchanged AppModule: no connection is made', async () => {
+    const engine = new InMemoryRedlock();
+    const ref = await Test.createTestingModule({ imports: [AppModule] }).overrideProvider(Redlock).useValue(engine).compile();
+    const app = ref.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const hold = engine.controls.hold('order:1');
+      expect((await request(app.getHttpServer()).post('/orders/1/pay')).status).toBe(409);
+      hold.release();
+      expect((await request(app.getHttpServer()).post('/orders/1/pay')).status).toBe(201);
+      expect((await app.get(Payments).pay('2'))?.resources).toEqual(['order:2']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a RedlockService mocked by hand does not reach @Locked: "no RedlockModule has started"', async () => {
+    const fake = { acquire: async () => ({ release: async () => ({ released: true, nodes: 1 }) }), current: () => undefined };
+    const ref = await Test.createTestingModule({ providers: [Payments, { provide: RedlockService, useValue: fake }] }).compile();
+    await ref.init();
+    try {
+      const error = await ref.get(Payments).pay('1').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RedlockConfigError);
+      expect((error as Error).message).toMatch(/no RedlockModule has started/);
+    } finally {
+      await ref.close();
+    }
+  });
+});
