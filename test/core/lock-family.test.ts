@@ -76,6 +76,24 @@ describe('read/write lock', () => {
     await Promise.all(loops);
     expect(waited).toBeLessThan(2 * ttl);
   });
+
+  it('a waiting writer keeps new readers out between its attempts, and lets them in once it gives up', async () => {
+    const rl = redlock();
+    const first = await rl.acquire('doc:4', { mode: 'read', ttl: 3_000 });
+    const writer = rl.acquire('doc:4', { wait: 1_200 }).catch((e: unknown) => e);
+    // The writer has tried (and cleaned up) several times by now, and sleeps between attempts.
+    const refused: (Lock | null)[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      refused.push(await rl.tryAcquire('doc:4', { mode: 'read' }));
+    }
+    expect(refused.filter(Boolean)).toEqual([]);
+    expect(await writer).toMatchObject({ code: 'LOCK_BUSY' });
+    // Given up: its mark is withdrawn at once, not left to expire.
+    const next = await rl.tryAcquire('doc:4', { mode: 'read' });
+    expect(next).not.toBeNull();
+    await Promise.all([first.release(), next!.release()]);
+  });
 });
 
 describe('semaphore', () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LockAbortedError, LockBusyError, QuorumUnavailableError, RedlockConfigError } from '../errors.js';
 import type { CallSettings } from '../options.js';
-import type { Primitive } from '../primitives/primitive.js';
+import type { Primitive, PrimitiveKeys } from '../primitives/primitive.js';
 import type { TakeReply } from '../primitives/take-reply.js';
 import type { Clock } from '../time/clock.js';
 import { learnFromFencedRound } from './fencing.js';
@@ -54,15 +54,26 @@ export interface LockRequest {
  * (rule 9), and the distinction between busy and unavailable.
  */
 export async function attemptLock(context: AttemptContext, request: LockRequest): Promise<LockHandle | null> {
-  const waiting: { waiter?: Waiter } = {};
+  const waiting: Waiting = { markLeft: undefined };
+  let granted = false;
   try {
-    return await attemptsOf(context, request, waiting);
+    const lock = await attemptsOf(context, request, waiting);
+    granted = lock !== null;
+    return lock;
   } finally {
     waiting.waiter?.leave();
+    // A writer that gives up stops holding back readers (its clean-ups between attempts kept the mark).
+    if (!granted && waiting.markLeft) await context.nodeSet.give(request.primitive, waiting.markLeft.keys, waiting.markLeft.token, request.resources.length, request.call.nodeTimeout, true);
   }
 }
 
-async function attemptsOf(context: AttemptContext, request: LockRequest, waiting: { waiter?: Waiter }): Promise<LockHandle | null> {
+/** What the attempts leave behind for attemptLock to close: the waiter, and a writer-waiting mark kept between attempts. */
+interface Waiting {
+  waiter?: Waiter;
+  markLeft: { readonly keys: PrimitiveKeys; readonly token: string } | undefined;
+}
+
+async function attemptsOf(context: AttemptContext, request: LockRequest, waiting: Waiting): Promise<LockHandle | null> {
   const { nodeSet, clock, driftFactor, keyPrefix, fences } = context;
   const { primitive, resources, call, once, fenced } = request;
   const keys = primitive.keysFor(keyPrefix, resources);
@@ -101,8 +112,11 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
       return lock;
     }
 
-    // Rule 7: clean up on all N before anything else; not tied to the caller's signal.
-    await nodeSet.give(primitive, keys, token, resources.length, call.nodeTimeout);
+    // Rule 7: clean up on all N before anything else; not tied to the caller's signal. A writer
+    // keeps its writer-waiting mark while it goes on trying, or a stream of readers starves it.
+    const mayRetry = !once && step.verdict !== 'unavailable' && giveUpAt > clock.now();
+    await nodeSet.give(primitive, keys, token, resources.length, call.nodeTimeout, !mayRetry);
+    waiting.markLeft = mayRetry ? { keys, token } : undefined;
 
     if (step.verdict === 'unavailable') {
       throw new QuorumUnavailableError(

@@ -84,9 +84,17 @@ export class NodeSet {
    * once the outcome is decided (plus a short grace for the count): a hung node must not make
    * every release, and so every locked request, wait for its timeout.
    */
-  give(primitive: Primitive, keys: PrimitiveKeys, token: string, resourceCount: number, timeoutMs: number): Promise<RoundOutcome<never>> {
+  give(
+    primitive: Primitive,
+    keys: PrimitiveKeys,
+    token: string,
+    resourceCount: number,
+    timeoutMs: number,
+    /** Also withdraw a writer's waiting mark (false between the attempts of one acquire). */
+    withdraw = true,
+  ): Promise<RoundOutcome<never>> {
     const takes = this.takesRunning.get(token);
-    const args = this.wakeUps ? [token, ...keys.wake] : [token];
+    const args = [token, withdraw ? 1 : 0, ...(this.wakeUps ? keys.wake : [])];
     return runRound({
       nodes: this.nodes,
       timeoutMs,

@@ -87,8 +87,9 @@ return 1`,
 
 /**
  * Rules 7 and 13: compare-and-delete. KEYS = the lock keys, then the writer-waiting keys (a
- * writer that gives up stops holding back readers). ARGV = token, then each resource's wake
- * channel when wake-ups are on: what we let go of is announced (WAKE_UP). Returns how many lock
+ * writer that gives up stops holding back readers). ARGV = token, withdraw (1: also delete our
+ * writer-waiting mark; 0 between two attempts of one acquire, which keeps it), then each
+ * resource's wake channel when wake-ups are on: what we let go of is announced (WAKE_UP). Returns how many lock
  * keys held our token.
  */
 export const EXCLUSIVE_GIVE = lockScript(
@@ -102,7 +103,7 @@ for i = 1, n do
     deleted = deleted + 1
     freed = true
   end
-  if redis.call('GET', KEYS[n + i]) == ARGV[1] then
+  if ARGV[2] == '1' and redis.call('GET', KEYS[n + i]) == ARGV[1] then
     redis.call('DEL', KEYS[n + i])
     freed = true
   end

@@ -22,7 +22,7 @@ export interface PrimitiveKeys {
  *   TAKE_PREAMBLE's `reply(taken, detail, value, fence)` (take-reply.ts);
  * - extend: KEYS = `keys.extend` + the node's marker, ARGV = [token, ttl]; 1 when every hold was
  *   extended, 0 when any was no longer ours (an expired hold is never resurrected, rule 11);
- * - give: KEYS = `keys.give`, ARGV = [token, ...wake channels (none with wake-ups off)]; how many
+ * - give: KEYS = `keys.give`, ARGV = [token, withdraw (1/0), ...wake channels (none with wake-ups off)]; how many
  *   of the lock's resources it let go (rule 13), announcing each on its channel (WAKE_UP).
  */
 export interface Primitive {

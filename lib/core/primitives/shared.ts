@@ -72,7 +72,7 @@ return 1`,
 
 /**
  * Rules 7 and 13 for a shared hold: remove our member; the last holder out removes the kind too.
- * ARGV = token, then the wake channels (as for the mutex).
+ * ARGV = token, withdraw (unused: shared holders leave no mark), then the wake channels (as for the mutex).
  */
 const SHARED_GIVE = lockScript(
   'release-shared',

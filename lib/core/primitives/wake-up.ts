@@ -1,6 +1,6 @@
 /**
  * The give scripts' announcement, per resource i once `freed` says we let go of something there:
- * PUBLISH the owner token on the resource's wake channel (ARGV[1 + i]), if wake-ups are on.
+ * PUBLISH the owner token on the resource's wake channel (ARGV[2 + i]), if wake-ups are on.
  * pcall: a user whose ACL lacks PUBLISH still releases; waiters then fall back to their timer.
  */
-export const WAKE_UP = `if freed and ARGV[1 + i] then redis.pcall('PUBLISH', ARGV[1 + i], ARGV[1]) end`;
+export const WAKE_UP = `if freed and ARGV[2 + i] then redis.pcall('PUBLISH', ARGV[2 + i], ARGV[1]) end`;
