@@ -1,6 +1,7 @@
 export { Redlock } from './redlock.js';
 export type { RedlockEvents } from './redlock.js';
 export type { Lock, ReleaseResult } from './engine/held-lease.js';
+export type { AcquireOutcome, AcquireReport, ExtendReport, ReleaseReport, RoundVotes } from './engine/reports.js';
 export type { LockMode } from './primitives/primitive.js';
 export type { AcquireOptions, RedlockOptions } from './options.js';
 export { DEFAULTS } from './options.js';

@@ -4,6 +4,9 @@ import { attemptLock } from './engine/attempts.js';
 import { FenceBook } from './engine/fencing.js';
 import type { LockContext, LockHandle, Lock, ReleaseResult } from './engine/held-lease.js';
 import { NodeSet } from './engine/node-set.js';
+import type { RoundOutcome } from './engine/round.js';
+import { AcquireWatch } from './engine/reports.js';
+import type { AcquireReport, ExtendReport, ReleaseReport } from './engine/reports.js';
 import { describeNodeErrors, quorumOf } from './engine/verdict.js';
 import { HELD_PROBE, heldProbeKeys } from './primitives/held-probe.js';
 import { QuorumUnavailableError, RedlockConfigError, show } from './errors.js';
@@ -52,6 +55,14 @@ export interface RedlockEvents {
   lockLost: [info: { resources: readonly string[]; error: LockLostError }];
   /** A release did not reach a quorum (the lock may linger until its ttl ends). */
   releaseIncomplete: [info: { resources: readonly string[]; result: ReleaseResult }];
+  /**
+   * Telemetry (instrumentRedlock in nestjs-redlock/opentelemetry, or your own): an acquire,
+   * tryAcquire or using call settled, an extension settled, a release settled. Reported only for
+   * calls and locks made while someone listens; with no listener nothing is measured.
+   */
+  acquireSettled: [report: AcquireReport];
+  extendSettled: [report: ExtendReport];
+  releaseSettled: [report: ReleaseReport];
 }
 
 /**
@@ -198,6 +209,37 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   }
 
   private async acquireLock(resources: readonly string[], call: CallSettings, once: boolean): Promise<LockHandle | null> {
+    if (this.listenerCount('acquireSettled') === 0) return this.takeLock(resources, call, once);
+    const watch = new AcquireWatch(this.settings.clock, { resources, mode: call.mode, limit: call.limit, fenced: call.fenced, once });
+    let lock: LockHandle | null;
+    try {
+      lock = await this.takeLock(resources, call, once, watch.round);
+    } catch (error) {
+      this.report('acquireSettled', watch.failed(error));
+      throw error;
+    }
+    this.report('acquireSettled', watch.granted(lock));
+    return lock;
+  }
+
+  /**
+   * Telemetry must never change what a lock call answers: a listener that throws becomes a
+   * process warning, not a rejected acquire (with the lock held) or a release that rejects.
+   */
+  private report<E extends 'acquireSettled' | 'extendSettled' | 'releaseSettled'>(event: E, report: RedlockEvents[E][0]): void {
+    try {
+      (this.emit as (event: E, report: RedlockEvents[E][0]) => boolean)(event, report);
+    } catch (error) {
+      process.emitWarning(`a Redlock '${event}' listener threw: ${error instanceof Error ? error.message : String(error)}`, 'RedlockListenerWarning');
+    }
+  }
+
+  private async takeLock(
+    resources: readonly string[],
+    call: CallSettings,
+    once: boolean,
+    onRound?: (outcome: RoundOutcome<unknown>) => void,
+  ): Promise<LockHandle | null> {
     if (this.closing) {
       throw new QuorumUnavailableError('this Redlock instance has been quit', []);
     }
@@ -205,7 +247,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     this.largestTtl = Math.max(this.largestTtl, call.ttl);
     const { clock, keyPrefix, driftFactor } = this.settings;
     const lock = await attemptLock(
-      { nodeSet: this.nodeSet, clock, keyPrefix, driftFactor, fences: this.fences, waitingRoom: this.waitingRoom, lockContext: (c) => this.lockContext(c) },
+      { nodeSet: this.nodeSet, clock, keyPrefix, driftFactor, fences: this.fences, waitingRoom: this.waitingRoom, lockContext: (c) => this.lockContext(c), onRound },
       { primitive: primitiveFor(call), fenced: call.fenced, resources, call, once },
     );
     if (lock) this.held.add(lock);
@@ -213,7 +255,11 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   }
 
   private lockContext(call: CallSettings): LockContext {
+    const telemetry: Pick<LockContext, 'onExtendSettled' | 'onReleaseSettled'> = {};
+    if (this.listenerCount('extendSettled') > 0) telemetry.onExtendSettled = (report) => this.report('extendSettled', report);
+    if (this.listenerCount('releaseSettled') > 0) telemetry.onReleaseSettled = (report) => this.report('releaseSettled', report);
     return {
+      ...telemetry,
       nodeSet: this.nodeSet,
       clock: this.settings.clock,
       driftFactor: this.settings.driftFactor,

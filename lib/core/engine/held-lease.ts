@@ -5,6 +5,8 @@ import type { Clock, Timer } from '../time/clock.js';
 import { AutoExtension } from './auto-extension.js';
 import { leaseStep } from './lease.js';
 import type { NodeSet } from './node-set.js';
+import { NO_VOTES, votesOf } from './reports.js';
+import type { ExtendReport, ReleaseReport } from './reports.js';
 import type { RoundOutcome } from './round.js';
 import { describeNodeErrors, verdictOf } from './verdict.js';
 
@@ -50,6 +52,9 @@ export interface LockContext {
   onLost(lock: LockHandle, error: LockLostError): void;
   /** Called once when release() has finished. */
   onReleased(lock: LockHandle, result: ReleaseResult): void;
+  /** Telemetry: each extension's and the release's report; set only while someone listens. */
+  onExtendSettled?(report: ExtendReport): void;
+  onReleaseSettled?(report: ReleaseReport): void;
 }
 
 /**
@@ -139,7 +144,7 @@ export class LockHandle implements Lock {
   extend(ttl?: number): Promise<void> {
     const lease = ttlValue(ttl, 'ttl') ?? this.ttl;
     // One extension at a time: a manual extend and the auto-extension must not interleave.
-    const next = this.extending.then(() => this.extendOnce(lease));
+    const next = this.extending.then(() => (this.context.onExtendSettled ? this.reportedExtend(lease) : this.extendOnce(lease)));
     this.extending = next.catch(() => undefined);
     return next;
   }
@@ -160,7 +165,28 @@ export class LockHandle implements Lock {
     this.autoExtension.start();
   }
 
-  private async extendOnce(ttl: number): Promise<void> {
+  private async reportedExtend(ttl: number): Promise<void> {
+    const { clock } = this.context;
+    const startedAt = clock.now();
+    let outcome: RoundOutcome<unknown> | undefined;
+    const report = (error?: Error): ExtendReport => ({
+      lock: this,
+      outcome: error ? 'lost' : 'granted',
+      votes: outcome ? votesOf(outcome) : NO_VOTES,
+      durationMs: clock.now() - startedAt,
+      validityMs: this.remaining,
+      ...(error ? { error } : {}),
+    });
+    try {
+      await this.extendOnce(ttl, (o) => (outcome = o));
+    } catch (error) {
+      this.context.onExtendSettled?.(report(error as Error));
+      throw error;
+    }
+    this.context.onExtendSettled?.(report());
+  }
+
+  private async extendOnce(ttl: number, seen?: (outcome: RoundOutcome<unknown>) => void): Promise<void> {
     if (this.releasing) throw new LockLostError(this.resources, 'it was released');
     if (this.signal.aborted) throw this.signal.reason as LockLostError;
     const { clock, nodeSet, driftFactor, nodeTimeout } = this.context;
@@ -170,6 +196,7 @@ export class LockHandle implements Lock {
     const step = await leaseStep(clock, ttl, driftFactor, nodeSet.size, () =>
       nodeSet.extend(this.primitive, this.keys, this.value, ttl, Math.min(nodeTimeout, ttl - 1)),
     );
+    seen?.(step.outcome);
     if (this.releasing) throw new LockLostError(this.resources, 'it was released during the extension');
     if (step.verdict !== 'won') throw this.lose(extensionFailure(step.outcome, nodeSet.size));
     if (!step.granted) throw this.lose('the extension took longer than the new lease');
@@ -185,15 +212,23 @@ export class LockHandle implements Lock {
     this.warningTimer?.cancel();
     this.warningTimer = undefined;
     let result: ReleaseResult;
+    const startedAt = this.context.onReleaseSettled ? this.context.clock.now() : 0;
+    let outcome: RoundOutcome<unknown> | undefined;
     try {
       // Rule 13: compare-and-delete on all N regardless of what we believe, bounded in time.
       const { nodeSet, nodeTimeout } = this.context;
-      const outcome = await nodeSet.give(this.primitive, this.keys, this.value, this.resources.length, nodeTimeout);
+      outcome = await nodeSet.give(this.primitive, this.keys, this.value, this.resources.length, nodeTimeout);
       result = { released: verdictOf(outcome, this.context.nodeSet.size) === 'won', nodes: outcome.yes };
     } catch {
       result = { released: false, nodes: 0 };
     }
     this.context.onReleased(this, result);
+    this.context.onReleaseSettled?.({
+      lock: this,
+      outcome: result.released ? 'released' : 'incomplete',
+      votes: outcome ? votesOf(outcome) : NO_VOTES,
+      durationMs: this.context.clock.now() - startedAt,
+    });
     return result;
   }
 
