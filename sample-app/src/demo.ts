@@ -143,11 +143,12 @@ function printBatches(batches: readonly BatchResult[], checks: readonly BalanceC
 }
 
 function printHealth(report: HealthReport): void {
-  console.log(`\nGET /health: ${report.status} (a lock needs ${report.quorum} of ${report.nodes.length} nodes)`);
+  const { quorum, nodes } = report.details.locks;
+  console.log(`\nGET /health: ${report.status} (a lock needs ${quorum} of ${nodes.length} nodes)`);
   console.log(
     textTable(
       [{ title: 'node', align: 'right' }, { title: 'address' }, { title: 'status' }, { title: 'latency', align: 'right' }],
-      report.nodes.map((node) => [
+      nodes.map((node) => [
         `#${node.node}`,
         node.address,
         node.status,

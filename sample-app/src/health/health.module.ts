@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { RedlockHealthIndicator } from '../../../lib/terminus/index.js';
 import { HealthController } from './health.controller.js';
 
-/** RedlockService comes from the global RedlockModule. */
-@Module({ controllers: [HealthController] })
+/** The indicator injects the Redlock of the global RedlockModule. */
+@Module({ imports: [TerminusModule], controllers: [HealthController], providers: [RedlockHealthIndicator] })
 export class HealthModule {}
