@@ -14,11 +14,16 @@ import type { RoundOutcome } from './round.js';
  */
 export class NodeSet {
   /**
-   * Rule 7: the take scripts still running, by token and node. A give for a token waits on each
-   * node for its own take there: a take that met NOSCRIPT is sent again (EVAL) after the boot
-   * check, and could otherwise land after a clean-up that was sent behind it.
+   * Rules 1 and 7: the takes and gives of one token run on each node in the order they were
+   * asked, each after the one before it has settled there. The attempts of one acquire share
+   * their token, so the clean-up of attempt k must never land after the take of attempt k + 1:
+   * it would delete the hold that attempt just won (seen in the soak: a clean-up that waited for
+   * its slow take, behind the next attempt's take, and a lock granted twice). A take that met
+   * NOSCRIPT is sent again (EVAL) after the boot check, so being sent in order on one connection
+   * is not enough: each waits for the previous one's answer. The round's timer still bounds how
+   * long a vote waits.
    */
-  private readonly takesRunning = new Map<string, Map<LockNode, Promise<void>>>();
+  private readonly inFlight = new Map<string, Map<LockNode, Promise<void>>>();
 
   constructor(
     readonly nodes: readonly LockNode[],
@@ -51,7 +56,7 @@ export class NodeSet {
       ask: async (node) => {
         let reply: TakeReply;
         try {
-          reply = takeReplyOf(await this.trackTake(node, token, node.run(primitive.take, scriptKeys, args)), token);
+          reply = takeReplyOf(await this.inOrder(node, token, () => node.run(primitive.take, scriptKeys, args)), token);
         } catch (error) {
           census?.record(node.index, 'failed');
           throw error;
@@ -93,7 +98,6 @@ export class NodeSet {
     /** Also withdraw a writer's waiting mark (false between the attempts of one acquire). */
     withdraw = true,
   ): Promise<RoundOutcome<never>> {
-    const takes = this.takesRunning.get(token);
     const args = [token, withdraw ? 1 : 0, ...(this.wakeUps ? keys.wake : [])];
     return runRound({
       nodes: this.nodes,
@@ -101,27 +105,27 @@ export class NodeSet {
       clock: this.clock,
       quorum: primitive.quorum(this.size),
       decideEarly: 'with-grace',
-      ask: async (node) => {
-        // After our own take on this node has run, never before it (the round's timer still bounds the wait).
-        await takes?.get(node);
-        return { yes: (await node.run(primitive.give, keys.give, args, true)) === resourceCount };
-      },
+      ask: async (node) => ({ yes: (await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true))) === resourceCount }),
     });
   }
 
-  /** Remember a take until it settled on its node (see takesRunning); resolves as `run` does. */
-  private trackTake(node: LockNode, token: string, run: Promise<unknown>): Promise<unknown> {
-    let takes = this.takesRunning.get(token);
-    if (!takes) this.takesRunning.set(token, (takes = new Map()));
-    const earlier = takes.get(node);
-    const done: Promise<void> = Promise.allSettled([earlier, run]).then(() => undefined);
-    takes.set(node, done);
-    void done.then(() => {
-      if (takes.get(node) !== done) return;
-      takes.delete(node);
-      if (takes.size === 0 && this.takesRunning.get(token) === takes) this.takesRunning.delete(token);
+  /** Run `op` on `node` once the token's previous take or give there has settled (see inFlight). */
+  private inOrder(node: LockNode, token: string, op: () => Promise<unknown>): Promise<unknown> {
+    let ops = this.inFlight.get(token);
+    if (!ops) this.inFlight.set(token, (ops = new Map()));
+    const previous = ops.get(node);
+    const result = previous ? previous.then(op) : op();
+    const settled: Promise<void> = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    ops.set(node, settled);
+    void settled.then(() => {
+      if (ops.get(node) !== settled) return;
+      ops.delete(node);
+      if (ops.size === 0 && this.inFlight.get(token) === ops) this.inFlight.delete(token);
     });
-    return run;
+    return result;
   }
 
   /** A read-only script on every node, decided by a majority (isLocked): yes = the node answered 1. */
