@@ -62,6 +62,8 @@ describe('the packed tarball', () => {
     expect(files).toContain('package/dist/index.d.ts');
     expect(files).toContain('package/dist/core/index.js');
     expect(files).toContain('package/dist/core/index.d.ts');
+    expect(files).toContain('package/dist/testing/index.js');
+    expect(files).toContain('package/dist/testing/index.d.ts');
     expect(files.some((f) => f.startsWith('package/lib/') || f.startsWith('package/test/'))).toBe(false);
   });
 
@@ -74,6 +76,16 @@ describe('the packed tarball', () => {
     expect(report.same).toBe(true);
     expect(report.core).toEqual(expect.arrayContaining(['Redlock', 'LockBusyError', 'QuorumUnavailableError', 'LockLostError', 'RedlockConfigError', 'LockAbortedError', 'RedlockError']));
     expect(report.main).toEqual(expect.arrayContaining(['Redlock', 'RedlockModule', 'RedlockService', 'Locked', 'LockedInterceptor', 'LockConflictException', 'LockUnavailableException']));
+  });
+
+  it('loads nestjs-redlock/testing from ESM and CommonJS consumers', async () => {
+    const names = async (file: string, load: string) => {
+      await writeFile(join(consumer, file), `${load}\nconsole.log(JSON.stringify(Object.keys(testing).sort()));`);
+      return JSON.parse((await run(process.execPath, ['--no-warnings', file], { cwd: consumer })).stdout) as string[];
+    };
+    const expected = expect.arrayContaining(['RedlockTestingModule', 'RedlockTestingControls', 'InMemoryRedlock']);
+    expect(await names('testing.mjs', `import 'reflect-metadata';\nimport * as testing from 'nestjs-redlock/testing';`)).toEqual(expected);
+    expect(await names('testing.cjs', `require('reflect-metadata');\nconst testing = require('nestjs-redlock/testing');`)).toEqual(expected);
   });
 
   it('requires cleanly from a CommonJS consumer', async () => {
