@@ -119,7 +119,7 @@ export async function closeConnection(client: RedisConnection): Promise<void> {
 }
 
 /** Waits for `promise` at most `ms`; the bound's timer is cleared either way, so quit() leaves none behind. */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+export async function within(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, ms);

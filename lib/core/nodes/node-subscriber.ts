@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { closeConnection } from './connections.js';
+import { closeConnection, within } from './connections.js';
 import type { RedisConnection } from './ioredis-node.js';
 import { guardSocketErrors } from './stream-error-guard.js';
 
@@ -41,7 +41,7 @@ export class NodeSubscriber {
     if (count > 1 || this.closed) return;
     const client = this.connection();
     if (!client) return;
-    await bounded(
+    await within(
       client.subscribe(channel).then(
         () => {
           if (this.waiters.has(channel)) this.acknowledged.add(channel);
@@ -101,16 +101,4 @@ function isCluster(client: RedisConnection): client is Cluster {
 
 function ignore(): void {
   // Down and up again is what `listens` reports; the node's own client reports the outage.
-}
-
-async function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  try {
-    await Promise.race([promise, bound]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
