@@ -6,7 +6,7 @@ import { takeReplyOf } from '../primitives/take-reply.js';
 import type { TakeReply } from '../primitives/take-reply.js';
 import type { Clock } from '../time/clock.js';
 import { runRound } from './round.js';
-import type { RoundOutcome } from './round.js';
+import type { RoundOutcome, RoundSpec } from './round.js';
 
 /**
  * The N configured masters and the rounds a primitive's scripts run on them: take, extend and
@@ -47,40 +47,26 @@ export class NodeSet {
     const args = [token, ttl, ...primitive.takeArgs(fence)];
     // The census waits a little less than a node may take, so its verdict still counts.
     const census = this.amnesia.enabled ? this.amnesia.census(this.nodes, Math.max(1, Math.floor(timeoutMs * 0.75))) : undefined;
-    return runRound({
-      nodes: this.nodes,
-      timeoutMs,
-      clock: this.clock,
-      quorum: primitive.quorum(this.size),
-      decideEarly: 'at-once',
-      ask: async (node) => {
-        let reply: TakeReply;
-        try {
-          reply = takeReplyOf(await this.inOrder(node, token, () => node.run(primitive.take, scriptKeys, args)), token);
-        } catch (error) {
-          census?.record(node.index, 'failed');
-          throw error;
-        }
-        if (census) {
-          census.record(node.index, reply.standing);
-          await this.amnesia.judge(node, reply.standing, census);
-        }
-        return { yes: reply.standing.taken, value: reply, hearAll: reply.detail.kind === 'fence-in-doubt' };
-      },
+    return this.roundOf(primitive, timeoutMs, 'at-once', async (node) => {
+      let reply: TakeReply;
+      try {
+        reply = takeReplyOf(await this.inOrder(node, token, () => node.run(primitive.take, scriptKeys, args)), token);
+      } catch (error) {
+        census?.record(node.index, 'failed');
+        throw error;
+      }
+      if (census) {
+        census.record(node.index, reply.standing);
+        await this.amnesia.judge(node, reply.standing, census);
+      }
+      return { yes: reply.standing.taken, value: reply, hearAll: reply.detail.kind === 'fence-in-doubt' };
     });
   }
 
   /** Rule 11: extend only holds that are still ours and running, quorum required. */
   extend(primitive: Primitive, keys: PrimitiveKeys, token: string, ttl: number, timeoutMs: number): Promise<RoundOutcome<never>> {
     const scriptKeys = [...keys.extend, this.amnesia.keys[0]];
-    return runRound({
-      nodes: this.nodes,
-      timeoutMs,
-      clock: this.clock,
-      quorum: primitive.quorum(this.size),
-      decideEarly: 'at-once',
-      ask: async (node) => ({ yes: (await node.run(primitive.extend, scriptKeys, [token, ttl])) === 1 }),
-    });
+    return this.roundOf(primitive, timeoutMs, 'at-once', async (node) => ({ yes: (await node.run(primitive.extend, scriptKeys, [token, ttl])) === 1 }));
   }
 
   /**
@@ -99,14 +85,12 @@ export class NodeSet {
     withdraw = true,
   ): Promise<RoundOutcome<never>> {
     const args = [token, withdraw ? 1 : 0, ...(this.wakeUps ? keys.wake : [])];
-    return runRound({
-      nodes: this.nodes,
-      timeoutMs,
-      clock: this.clock,
-      quorum: primitive.quorum(this.size),
-      decideEarly: 'with-grace',
-      ask: async (node) => ({ yes: (await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true))) === resourceCount }),
-    });
+    return this.roundOf(primitive, timeoutMs, 'with-grace', async (node) => ({ yes: (await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true))) === resourceCount }));
+  }
+
+  /** A round of one of the primitive's scripts over every node, decided by the primitive's quorum. */
+  private roundOf<V>(primitive: Primitive, timeoutMs: number, decideEarly: RoundSpec<V>['decideEarly'], ask: RoundSpec<V>['ask']): Promise<RoundOutcome<V>> {
+    return runRound({ nodes: this.nodes, timeoutMs, clock: this.clock, quorum: primitive.quorum(this.size), decideEarly, ask });
   }
 
   /** Run `op` on `node` once the token's previous take or give there has settled (see inFlight). */
