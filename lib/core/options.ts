@@ -53,6 +53,8 @@ export interface AcquireOptions {
   limit?: number;
   /** The lock carries `fence`, larger than every earlier holder's. Exclusive locks only. */
   fenced?: boolean;
+  /** Fair: waiters are granted in arrival order, across processes (plain exclusive locks only). */
+  fair?: boolean;
 }
 
 export interface EngineSettings {
@@ -82,6 +84,7 @@ export interface CallSettings {
   readonly mode: LockMode;
   readonly limit: number | undefined;
   readonly fenced: boolean;
+  readonly fair: boolean;
 }
 
 export const DEFAULTS = {
@@ -97,7 +100,7 @@ export const DEFAULTS = {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const ENGINE_KEYS = ['keyPrefix', 'ttl', 'wait', 'retryDelay', 'retryJitter', 'driftFactor', 'nodeTimeout', 'restartGuard', 'clock', 'wakeUps'];
-const CALL_KEYS = ['ttl', 'wait', 'retryDelay', 'retryJitter', 'signal', 'autoExtend', 'mode', 'limit', 'fenced'];
+const CALL_KEYS = ['ttl', 'wait', 'retryDelay', 'retryJitter', 'signal', 'autoExtend', 'mode', 'limit', 'fenced', 'fair'];
 
 /** More permits than this is not a semaphore any more (and each one costs a member on every node). */
 export const MAX_LIMIT = 1_000_000;
@@ -148,7 +151,7 @@ export function resolveCallSettings(engine: EngineSettings, options: unknown, fi
   if (o.autoExtend !== undefined && typeof o.autoExtend !== 'boolean') {
     throw new RedlockConfigError(`${field}.autoExtend`, `must be a boolean, got ${show(o.autoExtend)}`);
   }
-  const { mode, limit, fenced } = lockKindOf(o, field);
+  const { mode, limit, fenced, fair } = lockKindOf(o, field);
   const nodeTimeout = engine.nodeTimeout ?? defaultNodeTimeout(ttl);
   if (nodeTimeout >= ttl) {
     throw new RedlockConfigError(`${field}.ttl`, `must be above the node timeout (${nodeTimeout} ms), got ${ttl}`);
@@ -164,11 +167,18 @@ export function resolveCallSettings(engine: EngineSettings, options: unknown, fi
     mode,
     limit,
     fenced,
+    fair,
   };
 }
 
 /** mode / limit / fenced, and the combinations that have no meaning. */
-function lockKindOf(o: Record<string, unknown>, field: string): { mode: LockMode; limit: number | undefined; fenced: boolean } {
+function lockKindOf(o: Record<string, unknown>, field: string): { mode: LockMode; limit: number | undefined; fenced: boolean; fair: boolean } {
+  if (o.fair !== undefined && typeof o.fair !== 'boolean') {
+    throw new RedlockConfigError(`${field}.fair`, `must be a boolean, got ${show(o.fair)}`);
+  }
+  if (o.fair === true && (o.mode === 'read' || o.limit !== undefined || o.fenced === true)) {
+    throw new RedlockConfigError(`${field}.fair`, "is for plain exclusive locks only (not with mode 'read', a limit or fenced)");
+  }
   if (o.mode !== undefined && o.mode !== 'read' && o.mode !== 'write') {
     throw new RedlockConfigError(`${field}.mode`, `must be 'read' or 'write', got ${show(o.mode)}`);
   }
@@ -187,7 +197,7 @@ function lockKindOf(o: Record<string, unknown>, field: string): { mode: LockMode
   if (fenced && (mode === 'read' || limit !== undefined)) {
     throw new RedlockConfigError(`${field}.fenced`, 'is for exclusive locks only (not with mode \'read\' or a limit)');
   }
-  return { mode, limit, fenced };
+  return { mode, limit, fenced, fair: o.fair === true };
 }
 
 /** A string or a non-empty array of distinct non-empty strings; returned as a frozen array. */

@@ -248,7 +248,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     const { clock, keyPrefix, driftFactor } = this.settings;
     const lock = await attemptLock(
       { nodeSet: this.nodeSet, clock, keyPrefix, driftFactor, fences: this.fences, waitingRoom: this.waitingRoom, lockContext: (c) => this.lockContext(c), onRound },
-      { primitive: primitiveFor(call), fenced: call.fenced, resources, call, once },
+      { primitive: primitiveFor(call), fenced: call.fenced, fair: call.fair, resources, call, once },
     );
     if (lock) this.held.add(lock);
     return lock;

@@ -22,6 +22,8 @@ export interface LockedOptions {
   limit?: number;
   /** Hand out a fencing token: `RedlockService.current()?.fence`, larger for every later holder. */
   fenced?: boolean;
+  /** Grant waiters in arrival order, across processes (plain exclusive locks only). */
+  fair?: boolean;
 }
 
 /** Everything one `@Locked` asked for, checked when the decorator runs. */
@@ -36,9 +38,10 @@ export interface LockedDefinition {
   readonly mode: LockMode;
   readonly limit: number | undefined;
   readonly fenced: boolean;
+  readonly fair: boolean;
 }
 
-const OPTION_KEYS = ['ttl', 'wait', 'onBusy', 'autoExtend', 'mode', 'limit', 'fenced'];
+const OPTION_KEYS = ['ttl', 'wait', 'onBusy', 'autoExtend', 'mode', 'limit', 'fenced', 'fair'];
 
 export function createLockedDefinition(
   where: string,
@@ -57,7 +60,7 @@ export function createLockedDefinition(
   // The core's own validation, so @Locked accepts exactly what acquire() accepts.
   const settings = resolveCallSettings(
     resolveEngineSettings({}),
-    { ttl: o.ttl, wait: o.wait, autoExtend: o.autoExtend, mode: o.mode, limit: o.limit, fenced: o.fenced },
+    { ttl: o.ttl, wait: o.wait, autoExtend: o.autoExtend, mode: o.mode, limit: o.limit, fenced: o.fenced, fair: o.fair },
     field,
   );
   return {
@@ -70,6 +73,7 @@ export function createLockedDefinition(
     mode: settings.mode,
     limit: settings.limit,
     fenced: settings.fenced,
+    fair: settings.fair,
   };
 }
 

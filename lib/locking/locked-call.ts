@@ -34,6 +34,7 @@ export async function enterLockedCall(
       mode: definition.mode,
       limit: definition.limit,
       fenced: definition.fenced,
+      fair: definition.fair,
       signal,
     });
     return { kind: 'acquired', lock };

@@ -48,6 +48,12 @@ class Documents {
   async exportWithOtherLimit(): Promise<unknown> {
     return this.redlock.current();
   }
+
+  @Locked('queue:<id>', { fair: true, wait: 5_000 })
+  async inLine(id: string, arrived: number, order: number[]): Promise<void> {
+    order.push(arrived);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+  }
 }
 
 let nodes: RedisNodes;
@@ -179,6 +185,21 @@ describe('@Locked(key, { fenced: true })', () => {
   });
 });
 
+describe("@Locked(key, { fair: true })", () => {
+  it('serves the calls in the order they arrived', async () => {
+    const order: number[] = [];
+    const holder = await ref.get(RedlockService).acquire('queue:q1', { fair: true });
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      calls.push(docs.inLine('q1', i, order));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await holder.release();
+    await Promise.all(calls);
+    expect(order).toEqual([0, 1, 2, 3]);
+  });
+});
+
 describe('RedlockService.isLocked', () => {
   it('is true while a locked call runs (any mode) and false before and after', async () => {
     const service = ref.get(RedlockService);
@@ -206,6 +227,8 @@ describe('@Locked lock-family options are checked when the class is defined', ()
     [{ fenced: 'yes' }, '@Locked options of Probe#run.fenced'],
     [{ fenced: true, mode: 'read' }, '@Locked options of Probe#run.fenced'],
     [{ fenced: true, limit: 2 }, '@Locked options of Probe#run.fenced'],
+    [{ fair: 1 }, '@Locked options of Probe#run.fair'],
+    [{ fair: true, mode: 'read' }, '@Locked options of Probe#run.fair'],
   ])('%j is refused (field %s)', (options, field) => {
     let error: unknown;
     try {

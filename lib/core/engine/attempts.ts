@@ -42,6 +42,8 @@ export interface AttemptContext {
 export interface LockRequest {
   readonly primitive: Primitive;
   readonly fenced: boolean;
+  /** Waiters in line (primitives/fair.ts): the take proposes the waiter's ticket. */
+  readonly fair: boolean;
   readonly resources: readonly string[];
   readonly call: CallSettings;
   /** One attempt only (tryAcquire): null instead of LockBusyError. */
@@ -75,7 +77,10 @@ interface Waiting {
 
 async function attemptsOf(context: AttemptContext, request: LockRequest, waiting: Waiting): Promise<LockHandle | null> {
   const { nodeSet, clock, driftFactor, keyPrefix, fences } = context;
-  const { primitive, resources, call, once, fenced } = request;
+  const { primitive, resources, call, once, fenced, fair } = request;
+  // A fair waiter's place in line: the largest ticket the nodes gave it, and how long it lasts between attempts.
+  let ticket = 0;
+  const entryMs = fair ? fairPlaceMs(call) : 0;
   const keys = primitive.keysFor(keyPrefix, resources);
   const token = randomBytes(TOKEN_BYTES).toString('hex');
   const startedAt = clock.now();
@@ -87,8 +92,9 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
     if (call.signal?.aborted) throw new LockAbortedError(resources, call.signal.reason);
     attempts += 1;
     const fence = fenced ? fences.proposalFor(resources) : 0;
+    const proposal = fair ? ticket : fence;
     const step = await leaseStep(clock, call.ttl, driftFactor, nodeSet.size, () =>
-      nodeSet.take(primitive, keys, token, call.ttl, fence, call.nodeTimeout),
+      nodeSet.take(primitive, keys, token, call.ttl, proposal, call.nodeTimeout, entryMs),
     );
     context.onRound?.(step.outcome);
     const fencing = fenced ? { book: fences, nodeSet, keyPrefix, resources, timeoutMs: call.nodeTimeout } : undefined;
@@ -127,6 +133,7 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
     }
     const mismatch = step.outcome.values.find((reply) => reply?.detail.kind === 'mismatch');
     if (mismatch?.detail.kind === 'mismatch') throw kindMismatch(resources, primitive, mismatch.detail.theirs);
+    if (fair) ticket = Math.max(ticket, ...step.outcome.values.map((reply) => reply?.fence ?? 0));
     const freeInMs = freeOnQuorumIn(holderMsByNode(step.outcome), step.outcome.quorum);
     lastFailure = { kind: step.verdict === 'busy' ? 'busy' : 'late', outcome: step.outcome, freeInMs };
     const lesson = fencing ? await learnFromFencedRound(fencing, step.outcome, undefined) : 'wait';
@@ -160,6 +167,11 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
   }
   if (once) return null;
   throw new LockBusyError(resources, attempts, clock.now() - startedAt, lastFailure.freeInMs);
+}
+
+/** How long a fair waiter's place lasts on a node: several of its longest pauses, so only a waiter that left or died loses it. */
+function fairPlaceMs(call: CallSettings): number {
+  return 3 * Math.max(FALLBACK_WITH_WAKE_UPS_MS + call.retryJitter, call.retryDelay + call.retryJitter) + call.nodeTimeout;
 }
 
 /**

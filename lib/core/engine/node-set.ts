@@ -42,9 +42,9 @@ export class NodeSet {
    * Rule 2: one atomic script per node. Rule 15: a node that sits out of the quorum
    * (amnesia-guard.ts) still gets the write, but its yes counts as a failure.
    */
-  take(primitive: Primitive, keys: PrimitiveKeys, token: string, ttl: number, fence: number, timeoutMs: number): Promise<RoundOutcome<TakeReply>> {
+  take(primitive: Primitive, keys: PrimitiveKeys, token: string, ttl: number, proposal: number, timeoutMs: number, entryMs = 0): Promise<RoundOutcome<TakeReply>> {
     const scriptKeys = [...keys.take, ...this.amnesia.keys];
-    const args = [token, ttl, ...primitive.takeArgs(fence)];
+    const args = [token, ttl, ...primitive.takeArgs(proposal, entryMs)];
     // The census waits a little less than a node may take, so its verdict still counts.
     const census = this.amnesia.enabled ? this.amnesia.census(this.nodes, Math.max(1, Math.floor(timeoutMs * 0.75))) : undefined;
     return this.roundOf(primitive, timeoutMs, 'at-once', async (node) => {

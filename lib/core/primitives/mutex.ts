@@ -15,10 +15,11 @@ import { WAKE_UP } from './wake-up.js';
  * attempt must not block us). A writer that finds shared holders marks itself waiting, so that
  * no new reader or permit joins until it is in: a stream of readers cannot starve it.
  */
-export function exclusiveTakeSource(fenced: boolean): string {
+export function exclusiveTakeSource(fenced: boolean, fair?: { readonly keysPerResource: number; readonly stepBefore: string; readonly stepAfter: string }): string {
   return `${TAKE_PREAMBLE}
-local n = (g - 1) / ${fenced ? 5 : 4}
+local n = (g - 1) / ${fair ? fair.keysPerResource : fenced ? 5 : 4}
 ${fenced ? FENCE_READ : 'local highest = 0'}
+${fair ? fair.stepBefore : ''}
 for i = 1, n do
   local holder = redis.call('GET', KEYS[i])
   if holder and holder ~= token then return reply(0, ${TAKE_DETAIL.busy}, redis.call('PTTL', KEYS[i]), highest) end
@@ -39,6 +40,7 @@ for i = 1, n do
   if redis.call('GET', KEYS[3 * n + i]) == token then redis.call('DEL', KEYS[3 * n + i]) end
 end
 ${fenced ? FENCE_WRITE : ''}
+${fair ? fair.stepAfter : ''}
 return reply(1, ${TAKE_DETAIL.taken}, 0, highest)`;
 }
 

@@ -35,6 +35,6 @@ export interface Primitive {
   keysFor(keyPrefix: string, resources: readonly string[]): PrimitiveKeys;
   /** Yes votes a take or an extension needs out of `nodeCount` (how votes combine; verdict.ts). */
   quorum(nodeCount: number): number;
-  /** ARGV after token and ttl; `fence` is the proposal of a fenced take. */
-  takeArgs(fence: number): readonly (string | number)[];
+  /** ARGV after token and ttl; `proposal` is a fenced take's fence or a fair take's ticket; `entryMs` how long a fair waiter's place lasts. */
+  takeArgs(proposal: number, entryMs: number): readonly (string | number)[];
 }

@@ -16,6 +16,12 @@ export interface ResourceKeys {
   readonly writerWaiting: string;
   /** The largest fence this node accepted for the resource, with the node generation it was written in. */
   readonly fence: string;
+  /** Fair waiters: token -> ticket (their place in line). */
+  readonly queue: string;
+  /** Fair waiters: token -> when its place lapses on the node's clock (a waiter that left or died). */
+  readonly queueDeadline: string;
+  /** The last ticket this node handed out. */
+  readonly queueTicket: string;
 }
 
 export function resourceKeys(keyPrefix: string, resource: string): ResourceKeys {
@@ -25,6 +31,9 @@ export function resourceKeys(keyPrefix: string, resource: string): ResourceKeys 
     kind: libraryKey(keyPrefix, `kind:${resource}`),
     writerWaiting: libraryKey(keyPrefix, `writer-waiting:${resource}`),
     fence: libraryKey(keyPrefix, `fence:${resource}`),
+    queue: libraryKey(keyPrefix, `queue:${resource}`),
+    queueDeadline: libraryKey(keyPrefix, `queue-deadline:${resource}`),
+    queueTicket: libraryKey(keyPrefix, `queue-ticket:${resource}`),
   };
 }
 
