@@ -154,8 +154,9 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
       if (left <= 0) break;
     }
     // Only holders release: a round lost to failed nodes, or to fences still being settled, polls.
+    // So does a fair waiter: the release may wake another process's waiter, not the one first in line.
     const blockedByHolders = step.outcome.errors.length === 0 && step.outcome.values.every((reply) => !reply || reply.detail.kind !== 'fence-in-doubt');
-    const end = await waiter.sleep(pauseBeforeNextAttempt(call, left, freeInMs, waiter.hearsReleases && blockedByHolders), call.signal);
+    const end = await waiter.sleep(pauseBeforeNextAttempt(call, left, freeInMs, waiter.hearsReleases && blockedByHolders && !fair), call.signal);
     if (end === 'aborted') throw new LockAbortedError(resources, call.signal?.reason);
   }
 
