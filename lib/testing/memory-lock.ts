@@ -1,7 +1,7 @@
 import { LockLostError } from '../core/index.js';
-import type { Clock, Lock, LockMode, ReleaseResult, Timer } from '../core/index.js';
+import type { Clock, Lock, LockMode, ReleaseResult } from '../core/index.js';
 import { AutoExtension } from '../core/engine/auto-extension.js';
-import { expiryWarningMargin } from '../core/engine/held-lease.js';
+import { LeaseWatch } from '../core/engine/lease-watch.js';
 import { ttlValue } from '../core/options.js';
 import { leaseDeadline } from '../core/time/clock.js';
 
@@ -39,9 +39,7 @@ export class MemoryLock implements Lock {
   readonly limit?: number;
   readonly fence?: number;
   private readonly ttl: number;
-  private deadline: number;
-  private readonly controller = new AbortController();
-  private warningTimer: Timer | undefined;
+  private readonly watch: LeaseWatch;
   private autoExtension: AutoExtension | undefined;
   private extending: Promise<void> = Promise.resolve();
   private releasing: Promise<ReleaseResult> | undefined;
@@ -56,23 +54,23 @@ export class MemoryLock implements Lock {
     if (init.limit !== undefined) this.limit = init.limit;
     if (init.fence !== undefined) this.fence = init.fence;
     this.ttl = init.ttl;
-    this.deadline = init.validUntil;
-    this.scheduleExpiryWarning();
+    this.watch = new LeaseWatch(context.clock, init.ttl, init.resources, init.validUntil, {
+      isReleasing: () => this.releasing !== undefined,
+      stopExtension: () => this.autoExtension?.stop(),
+      onLost: (error) => this.context.onLost(this, error),
+    });
   }
 
   get validUntil(): number {
-    return this.deadline;
+    return this.watch.validUntil;
   }
 
   get remaining(): number {
-    this.noticeExpiry();
-    if (this.releasing || this.controller.signal.aborted) return 0;
-    return Math.max(0, this.deadline - this.context.clock.now());
+    return this.watch.remaining();
   }
 
   get signal(): AbortSignal {
-    this.noticeExpiry();
-    return this.controller.signal;
+    return this.watch.signal;
   }
 
   extend(ttl?: number): Promise<void> {
@@ -101,50 +99,23 @@ export class MemoryLock implements Lock {
     if (this.releasing) throw new LockLostError(this.resources, 'it was released');
     if (this.signal.aborted) throw this.signal.reason as LockLostError;
     const { clock, driftFactor } = this.context;
-    if (this.deadline <= clock.now()) throw this.lose('it expired before the extension');
+    if (this.watch.validUntil <= clock.now()) throw this.lose('it expired before the extension');
     const startedAt = clock.now();
     const failure = this.context.extendHold(this, ttl);
     if (failure !== undefined) throw this.lose(failure);
-    this.deadline = leaseDeadline(startedAt, ttl, driftFactor);
-    this.scheduleExpiryWarning();
+    this.watch.renew(leaseDeadline(startedAt, ttl, driftFactor));
   }
 
   private async releaseOnce(): Promise<ReleaseResult> {
-    this.noticeExpiry();
+    this.watch.noticeExpiry();
     this.autoExtension?.stop();
-    this.warningTimer?.cancel();
-    this.warningTimer = undefined;
+    this.watch.stop();
     const result = this.context.giveHold(this);
     this.context.onReleased(this, result);
     return result;
   }
 
-  /** As the real handle: code that runs after the warning time sees the signal aborted, timer or not. */
-  private noticeExpiry(): void {
-    if (this.releasing || this.controller.signal.aborted) return;
-    if (this.context.clock.now() >= this.deadline - expiryWarningMargin(this.ttl)) {
-      this.lose('its validity is about to end and no extension succeeded');
-    }
-  }
-
-  private scheduleExpiryWarning(): void {
-    this.warningTimer?.cancel();
-    const { clock } = this.context;
-    const fireIn = this.deadline - expiryWarningMargin(this.ttl) - clock.now();
-    this.warningTimer = clock.setTimer(() => {
-      this.warningTimer = undefined;
-      this.lose('its validity is about to end and no extension succeeded');
-    }, fireIn);
-  }
-
   private lose(reason: string): LockLostError {
-    if (this.controller.signal.aborted) return this.controller.signal.reason as LockLostError;
-    const error = new LockLostError(this.resources, reason);
-    this.warningTimer?.cancel();
-    this.warningTimer = undefined;
-    this.autoExtension?.stop();
-    this.controller.abort(error);
-    this.context.onLost(this, error);
-    return error;
+    return this.watch.lose(reason);
   }
 }

@@ -1,8 +1,9 @@
 import { LockLostError } from '../errors.js';
 import { ttlValue } from '../options.js';
 import type { LockMode, Primitive, PrimitiveKeys } from '../primitives/primitive.js';
-import type { Clock, Timer } from '../time/clock.js';
+import type { Clock } from '../time/clock.js';
 import { AutoExtension } from './auto-extension.js';
+import { LeaseWatch } from './lease-watch.js';
 import { leaseStep } from './lease.js';
 import type { NodeSet } from './node-set.js';
 import { NO_VOTES, votesOf } from './reports.js';
@@ -57,14 +58,7 @@ export interface LockContext {
   onReleaseSettled?(report: ReleaseReport): void;
 }
 
-/**
- * How long before the end of validity the signal fires when no extension succeeded (rule 10):
- * 5 % of the lease, at least 10 ms and at most 1 s, so a holder learns of the loss in time
- * to stop, not after the lock expired.
- */
-export function expiryWarningMargin(ttl: number): number {
-  return Math.min(Math.max(Math.round(ttl * 0.05), 10), 1_000);
-}
+export { expiryWarningMargin } from './lease-watch.js';
 
 /** Why an extension round fell short, in counts: "busy" alone would blame the token for timeouts. */
 function extensionFailure(outcome: RoundOutcome<unknown>, nodeCount: number): string {
@@ -98,9 +92,7 @@ export class LockHandle implements Lock {
   private readonly primitive: Primitive;
   private readonly keys: PrimitiveKeys;
   private readonly ttl: number;
-  private deadline: number;
-  private readonly controller = new AbortController();
-  private warningTimer: Timer | undefined;
+  private readonly watch: LeaseWatch;
   private autoExtension: AutoExtension | undefined;
   private extending: Promise<void> = Promise.resolve();
   private releasing: Promise<ReleaseResult> | undefined;
@@ -117,23 +109,23 @@ export class LockHandle implements Lock {
     this.keys = init.keys;
     this.value = init.value;
     this.ttl = init.ttl;
-    this.deadline = init.validUntil;
-    this.scheduleExpiryWarning();
+    this.watch = new LeaseWatch(context.clock, init.ttl, init.resources, init.validUntil, {
+      isReleasing: () => this.releasing !== undefined,
+      stopExtension: () => this.autoExtension?.stop(),
+      onLost: (error) => this.context.onLost(this, error),
+    });
   }
 
   get validUntil(): number {
-    return this.deadline;
+    return this.watch.validUntil;
   }
 
   get remaining(): number {
-    this.noticeExpiry();
-    if (this.releasing || this.controller.signal.aborted) return 0;
-    return Math.max(0, this.deadline - this.context.clock.now());
+    return this.watch.remaining();
   }
 
   get signal(): AbortSignal {
-    this.noticeExpiry();
-    return this.controller.signal;
+    return this.watch.signal;
   }
 
   /** true once release() was called. */
@@ -191,7 +183,7 @@ export class LockHandle implements Lock {
     if (this.signal.aborted) throw this.signal.reason as LockLostError;
     const { clock, nodeSet, driftFactor, nodeTimeout } = this.context;
     // Rule 11: only while still valid; never resurrect an expired lease.
-    if (this.deadline <= clock.now()) throw this.lose('it expired before the extension');
+    if (this.watch.validUntil <= clock.now()) throw this.lose('it expired before the extension');
     this.context.onExtend?.(ttl);
     const step = await leaseStep(clock, ttl, driftFactor, nodeSet.size, () =>
       nodeSet.extend(this.primitive, this.keys, this.value, ttl, Math.min(nodeTimeout, ttl - 1)),
@@ -200,17 +192,15 @@ export class LockHandle implements Lock {
     if (this.releasing) throw new LockLostError(this.resources, 'it was released during the extension');
     if (step.verdict !== 'won') throw this.lose(extensionFailure(step.outcome, nodeSet.size));
     if (!step.granted) throw this.lose('the extension took longer than the new lease');
-    this.deadline = step.validUntil;
-    this.scheduleExpiryWarning();
+    this.watch.renew(step.validUntil);
   }
 
   private async releaseOnce(): Promise<ReleaseResult> {
     // A lease that ran out before this release is reported as lost, not silently released.
-    this.noticeExpiry();
+    this.watch.noticeExpiry();
     // Rule 12: nothing scheduled for this lock may run after release() returns.
     this.autoExtension?.stop();
-    this.warningTimer?.cancel();
-    this.warningTimer = undefined;
+    this.watch.stop();
     let result: ReleaseResult;
     const startedAt = this.context.onReleaseSettled ? this.context.clock.now() : 0;
     let outcome: RoundOutcome<unknown> | undefined;
@@ -232,37 +222,7 @@ export class LockHandle implements Lock {
     return result;
   }
 
-  /**
-   * Rule 10 without waiting for the timer: after the process was frozen (GC pause, swap,
-   * SIGSTOP) past the warning time, code that runs before the warning timer (an earlier-due
-   * timer of the holder's own) must already see the signal aborted, not just remaining = 0.
-   */
-  private noticeExpiry(): void {
-    if (this.releasing || this.controller.signal.aborted) return;
-    if (this.context.clock.now() >= this.deadline - expiryWarningMargin(this.ttl)) {
-      this.lose('its validity is about to end and no extension succeeded');
-    }
-  }
-
-  private scheduleExpiryWarning(): void {
-    this.warningTimer?.cancel();
-    const { clock } = this.context;
-    const fireIn = this.deadline - expiryWarningMargin(this.ttl) - clock.now();
-    this.warningTimer = clock.setTimer(() => {
-      this.warningTimer = undefined;
-      this.lose('its validity is about to end and no extension succeeded');
-    }, fireIn);
-  }
-
-  /** Rule 10: abort the signal at once, with the reason, and report it once. */
   private lose(reason: string): LockLostError {
-    if (this.controller.signal.aborted) return this.controller.signal.reason as LockLostError;
-    const error = new LockLostError(this.resources, reason);
-    this.warningTimer?.cancel();
-    this.warningTimer = undefined;
-    this.autoExtension?.stop();
-    this.controller.abort(error);
-    this.context.onLost(this, error);
-    return error;
+    return this.watch.lose(reason);
   }
 }
