@@ -112,7 +112,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     );
     this.nodeSet = new NodeSet(this.ioredisNodes, clock, this.amnesia, this.settings.wakeUps);
     this.subscribers = this.settings.wakeUps
-      ? this.connections.map((c, index) => new NodeSubscriber(index, c.client, (node, channel, token) => this.waitingRoom.heard(node, channel, token)))
+      ? this.connections.map((c, index) => new NodeSubscriber(index, c.client, (node, channel, message) => this.waitingRoom.heard(node, channel, message)))
       : [];
     this.waitingRoom = new WaitingRoom(clock, specs.length, this.subscribers);
     this.firstContact = firstContactOfQuorum(this.ioredisNodes.map((node) => node.firstContact));

@@ -51,6 +51,30 @@ describe('fair: true, waiters are granted in arrival order', () => {
     await held.release();
   });
 
+  it('a release wakes the waiter first in line, in its own process; the ones behind it sleep instead of polling', async () => {
+    const holder = redlock();
+    const [first, behind] = [redlock(), redlock()];
+    const resource = 'fair:named';
+    const held = await holder.acquire(resource, { fair: true });
+    const attempts: number[] = [];
+    behind.on('acquireSettled', (report) => attempts.push(report.attempts));
+    // retryDelay 20 ms: a waiter that polled would try about 40 times in the 800 ms below.
+    const firstDone = first.acquire(resource, { fair: true, wait: 10_000, retryDelay: 20 });
+    await sleep(100);
+    const behindDone = behind.acquire(resource, { fair: true, wait: 10_000, retryDelay: 20 });
+    await sleep(200);
+    const released = performance.now();
+    await held.release();
+    const lock = await firstDone;
+    // Woken by the release, not by its fallback timer (a second), nor by the holder's lease (10 s).
+    expect(performance.now() - released).toBeLessThan(500);
+    await sleep(500);
+    await lock.release();
+    await (await behindDone).release();
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toBeLessThanOrEqual(5);
+  });
+
   it('a waiter that gives up leaves the line at once', async () => {
     const holder = redlock();
     const held = await holder.acquire('fair:abort', { fair: true });

@@ -133,7 +133,12 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
     }
     const mismatch = step.outcome.values.find((reply) => reply?.detail.kind === 'mismatch');
     if (mismatch?.detail.kind === 'mismatch') throw kindMismatch(resources, primitive, mismatch.detail.theirs);
-    if (fair) ticket = Math.max(ticket, ...step.outcome.values.map((reply) => reply?.fence ?? 0));
+    let placeDiffers = false;
+    if (fair) {
+      const tickets = step.outcome.values.flatMap((reply) => (reply ? [reply.fence] : []));
+      placeDiffers = tickets.some((t) => t !== tickets[0]);
+      ticket = Math.max(ticket, ...tickets);
+    }
     const freeInMs = freeOnQuorumIn(holderMsByNode(step.outcome), step.outcome.quorum);
     lastFailure = { kind: step.verdict === 'busy' ? 'busy' : 'late', outcome: step.outcome, freeInMs };
     const lesson = fencing ? await learnFromFencedRound(fencing, step.outcome, undefined) : 'wait';
@@ -142,11 +147,14 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
     let left = giveUpAt - clock.now();
     if (left <= 0 && lesson !== 'try-again-now') break;
     if (lesson === 'try-again-now' && attempts < 2 * nodeSet.size + 2) continue;
+    // A fair waiter whose nodes gave it different places in line takes the same (last) place on
+    // all of them at once: until then, who is first may differ by node and nobody be first on a quorum.
+    if (placeDiffers && attempts === 1) continue;
     if (left <= 0) break;
     let waiter = waiting.waiter;
     if (!waiter) {
       const heardBefore = context.waitingRoom.hearsReleases(keys.wake);
-      waiter = waiting.waiter = await context.waitingRoom.enter(keys.wake, primitive.mode === 'read');
+      waiter = waiting.waiter = await context.waitingRoom.enter(keys.wake, { shared: primitive.mode === 'read', token, fair });
       // A release between our attempt and the subscription was announced to nobody: look again
       // now that we listen, then sleep.
       if (!heardBefore && waiter.hearsReleases) continue;
@@ -154,9 +162,9 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
       if (left <= 0) break;
     }
     // Only holders release: a round lost to failed nodes, or to fences still being settled, polls.
-    // So does a fair waiter: the release may wake another process's waiter, not the one first in line.
+    // A fair waiter behind others sleeps too: the release that makes it first in line names it.
     const blockedByHolders = step.outcome.errors.length === 0 && step.outcome.values.every((reply) => !reply || reply.detail.kind !== 'fence-in-doubt');
-    const end = await waiter.sleep(pauseBeforeNextAttempt(call, left, freeInMs, waiter.hearsReleases && blockedByHolders && !fair), call.signal);
+    const end = await waiter.sleep(pauseBeforeNextAttempt(call, left, freeInMs, waiter.hearsReleases && blockedByHolders), call.signal);
     if (end === 'aborted') throw new LockAbortedError(resources, call.signal?.reason);
   }
 

@@ -1,5 +1,6 @@
 import type { NodeSubscriber } from '../nodes/node-subscriber.js';
 import type { Clock, Timer } from '../time/clock.js';
+import { parseWakeUp } from '../primitives/wake-up.js';
 import { watchAbort } from '../time/shared-abort.js';
 import { quorumOf } from './verdict.js';
 
@@ -25,7 +26,9 @@ export interface Waiter {
  * No thundering herd: one release wakes one sleeping waiter of this process per channel, the
  * longest waiting (readers, who can all get in together, wake together). A release that finds
  * nobody asleep is kept for the next waiter to go to sleep, so a wake-up that arrives while the
- * waiters are mid-attempt is not lost.
+ * waiters are mid-attempt is not lost. A fair lock's release names the waiter first in line: only
+ * that one wakes, in whichever process it waits (the others would only find they are not first),
+ * and if it is mid-attempt its wake-up waits for it.
  */
 export class WaitingRoom {
   private readonly channels = new Map<string, ChannelState>();
@@ -38,23 +41,27 @@ export class WaitingRoom {
   ) {}
 
   /** Subscribes the waiter's channels on every node (shared, counted) and resolves when that is done or bounded out. */
-  async enter(channels: readonly string[], shared: boolean): Promise<Waiter> {
-    const waiter = new SleepingWaiter(this, channels, shared, this.clock);
+  async enter(channels: readonly string[], who: { readonly shared: boolean; readonly token: string; readonly fair: boolean }): Promise<Waiter> {
+    const waiter = new SleepingWaiter(this, channels, who, this.clock);
     for (const channel of channels) this.stateOf(channel).waiters.push(waiter);
     await Promise.all(channels.flatMap((channel) => this.subscribers.map((s) => s.add(channel))));
     return waiter;
   }
 
-  /** A node's subscriber heard `token` released on `channel`. */
-  heard(node: number, channel: string, token: string): void {
+  /** A node's subscriber heard a release on `channel` (the give script's message: wake-up.ts). */
+  heard(node: number, channel: string, message: string): void {
     const state = this.channels.get(channel);
     if (!state) return;
-    const nodes = state.releases.get(token) ?? new Set<number>();
-    if (nodes.size >= quorumOf(this.nodeCount)) return; // this release already woke someone
-    nodes.add(node);
-    state.releases.set(token, nodes);
+    const { releaser, nextInLine } = parseWakeUp(message);
+    const release = state.releases.get(releaser) ?? { nodes: new Set<number>(), nextInLine: new Set<string>() };
+    if (release.nodes.size >= quorumOf(this.nodeCount)) return; // this release already woke someone
+    release.nodes.add(node);
+    if (nextInLine) release.nextInLine.add(nextInLine);
+    state.releases.set(releaser, release);
     forgetOldest(state.releases);
-    if (nodes.size === quorumOf(this.nodeCount)) this.wake(state);
+    if (release.nodes.size < quorumOf(this.nodeCount)) return;
+    if (nextInLine === undefined) this.wake(state);
+    else this.wakeNamed(state, release.nextInLine);
   }
 
   /** @internal */
@@ -89,8 +96,8 @@ export class WaitingRoom {
     }
   }
 
-  private wake(state: ChannelState): void {
-    const asleep = state.waiters.filter((w) => w.asleep);
+  private wake(state: ChannelState, among: readonly SleepingWaiter[] = state.waiters): void {
+    const asleep = among.filter((w) => w.asleep);
     const first = asleep.find((w) => !w.shared);
     const woken = [...asleep.filter((w) => w.shared), ...(first ? [first] : [])];
     // Readers behind a waiting writer are woken with it; a writer first in line goes before later readers.
@@ -99,6 +106,13 @@ export class WaitingRoom {
       return;
     }
     for (const waiter of woken) waiter.wake();
+  }
+
+  /** A fair release: of the fair waiters, those it names first in line (if they wait here); a plain waiter as usual. */
+  private wakeNamed(state: ChannelState, tokens: ReadonlySet<string>): void {
+    for (const waiter of state.waiters) if (waiter.fair && tokens.has(waiter.token)) waiter.wake();
+    const plain = state.waiters.filter((w) => !w.fair);
+    if (plain.length > 0) this.wake(state, plain);
   }
 
   private stateOf(channel: string): ChannelState {
@@ -114,8 +128,8 @@ export class WaitingRoom {
 interface ChannelState {
   /** In arrival order. */
   readonly waiters: SleepingWaiter[];
-  /** Recent releases (owner token) and the nodes each was heard from. */
-  readonly releases: Map<string, Set<number>>;
+  /** Recent releases (by the releaser's token): the nodes each was heard from, and whom they named first in line. */
+  readonly releases: Map<string, { readonly nodes: Set<number>; readonly nextInLine: Set<string> }>;
   keptWake: boolean;
 }
 
@@ -128,13 +142,22 @@ function forgetOldest(releases: Map<string, unknown>): void {
 
 class SleepingWaiter implements Waiter {
   private waking: (() => void) | undefined;
+  /** Named first in line while it was mid-attempt: its next sleep ends at once. */
+  private wokenAwake = false;
+  readonly shared: boolean;
+  readonly token: string;
+  readonly fair: boolean;
 
   constructor(
     private readonly room: WaitingRoom,
     readonly channels: readonly string[],
-    readonly shared: boolean,
+    who: { readonly shared: boolean; readonly token: string; readonly fair: boolean },
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.shared = who.shared;
+    this.token = who.token;
+    this.fair = who.fair;
+  }
 
   get asleep(): boolean {
     return this.waking !== undefined;
@@ -146,7 +169,11 @@ class SleepingWaiter implements Waiter {
 
   sleep(ms: number, signal: AbortSignal | undefined): Promise<WaitEnd> {
     if (signal?.aborted) return Promise.resolve('aborted');
-    if (this.room.takeKeptWake(this.channels)) return Promise.resolve('woken');
+    if (this.wokenAwake) {
+      this.wokenAwake = false;
+      return Promise.resolve('woken');
+    }
+    if (!this.fair && this.room.takeKeptWake(this.channels)) return Promise.resolve('woken');
     return new Promise((resolve) => {
       const end = (how: WaitEnd) => {
         if (!this.waking) return;
@@ -164,7 +191,8 @@ class SleepingWaiter implements Waiter {
   }
 
   wake(): void {
-    this.waking?.();
+    if (this.waking) this.waking();
+    else if (this.fair) this.wokenAwake = true;
   }
 
   leave(): void {

@@ -3,7 +3,7 @@ import { exclusiveTakeSource, mutex } from './mutex.js';
 import type { Primitive } from './primitive.js';
 import { keysByRole } from './resource-keys.js';
 import { TAKE_DETAIL } from './take-reply.js';
-import { WAKE_UP } from './wake-up.js';
+import { WAKE_UP_NEXT_IN_LINE } from './wake-up.js';
 
 /**
  * A fair lock: the mutex, taken only by the waiter first in line. Each node keeps the line of a
@@ -57,13 +57,16 @@ export const FAIR_TAKE = lockScript('acquire-fair', exclusiveTakeSource(false, {
 
 /**
  * Rules 7 and 13 for a fair lock: compare-and-delete; with withdraw (ARGV[2] = 1: the waiter gives
- * up, or the holder releases) it also leaves the line and drops its writer-waiting mark. KEYS =
- * locks, writer-waiting marks, lines, lapses; ARGV = token, withdraw, wake channels.
+ * up, or the holder releases) it also leaves the line and drops its writer-waiting mark. What it
+ * frees is announced with the token first in line now (places that lapsed dropped first), so the
+ * one waiter that may go is the one woken. KEYS = locks, writer-waiting marks, lines, lapses;
+ * ARGV = token, withdraw, wake channels.
  */
 const FAIR_GIVE = lockScript(
   'release-fair',
   `local n = #KEYS / 4
 local deleted = 0
+local now
 for i = 1, n do
   local freed = false
   if redis.call('GET', KEYS[i]) == ARGV[1] then
@@ -71,16 +74,27 @@ for i = 1, n do
     deleted = deleted + 1
     freed = true
   end
+  local line, lapses = KEYS[2 * n + i], KEYS[3 * n + i]
   if ARGV[2] == '1' then
     if redis.call('GET', KEYS[n + i]) == ARGV[1] then
       redis.call('DEL', KEYS[n + i])
       freed = true
     end
     -- leaving the line may let the next one in
-    if redis.call('ZREM', KEYS[2 * n + i], ARGV[1]) == 1 then freed = true end
-    redis.call('ZREM', KEYS[3 * n + i], ARGV[1])
+    if redis.call('ZREM', line, ARGV[1]) == 1 then freed = true end
+    redis.call('ZREM', lapses, ARGV[1])
   end
-  ${WAKE_UP}
+  local next = false
+  if freed and ARGV[2 + i] then
+    if not now then
+      local clock = redis.call('TIME')
+      now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+    end
+    for _, gone in ipairs(redis.call('ZRANGEBYSCORE', lapses, '-inf', now)) do redis.call('ZREM', line, gone) end
+    redis.call('ZREMRANGEBYSCORE', lapses, '-inf', now)
+    next = redis.call('ZRANGE', line, 0, 0)[1]
+  end
+  ${WAKE_UP_NEXT_IN_LINE}
 end
 return deleted`,
 );

@@ -4,3 +4,22 @@
  * pcall: a user whose ACL lacks PUBLISH still releases; waiters then fall back to their timer.
  */
 export const WAKE_UP = `if freed and ARGV[2 + i] then redis.pcall('PUBLISH', ARGV[2 + i], ARGV[1]) end`;
+
+/**
+ * A fair lock's announcement: the owner token, a space, and the token first in line now (after
+ * lapsed places are dropped), so that exactly that waiter wakes, in whichever process it waits.
+ * `next` is a Lua variable the give script sets; nil or false = nobody in line.
+ */
+export const WAKE_UP_NEXT_IN_LINE = `if freed and ARGV[2 + i] then redis.pcall('PUBLISH', ARGV[2 + i], ARGV[1] .. ' ' .. (next or '')) end`;
+
+/** What a wake-up message says: who let go, and (fair locks) who is first in line now. */
+export interface WakeUpMessage {
+  readonly releaser: string;
+  /** undefined: not a fair lock's release, any waiter may go; '': a fair line that is empty. */
+  readonly nextInLine: string | undefined;
+}
+
+export function parseWakeUp(message: string): WakeUpMessage {
+  const space = message.indexOf(' ');
+  return space < 0 ? { releaser: message, nextInLine: undefined } : { releaser: message.slice(0, space), nextInLine: message.slice(space + 1) };
+}
