@@ -22,6 +22,8 @@ export interface Contender {
   tryLock(key: string): Promise<Held | null>;
   /** Waits (retrying at the shared pacing) until it holds the lock, up to the shared wait. */
   lock(key: string): Promise<Held>;
+  /** Ours only: the same wait in arrival order (`fair: true`); no peer has a fair Redlock. */
+  lockFair?(key: string): Promise<Held>;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ const nestjsRedlock: Maker = (urls, p) => {
     version: (require('../package.json') as { version: string }).version,
     tryLock: (key) => redlock.tryAcquire(key),
     lock: (key) => redlock.acquire(key),
+    lockFair: (key) => redlock.acquire(key, { fair: true }),
     close: async () => {
       await redlock.quit();
       await closeAll(clients);

@@ -20,6 +20,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean' },
     json: { type: 'string' },
     report: { type: 'string' },
+    only: { type: 'string' },
     help: { type: 'boolean' },
   },
 });
@@ -28,12 +29,22 @@ if (values.help) {
   --quick     about a minute: fewer iterations, shorter phases (a smoke run, not figures to quote)
   --json      where to write every figure (default .tmp/bench.json)
   --report    the Markdown report (default docs/bench-report.md; .tmp/bench-report.md with --quick)
+  --only      comma-separated scenarios to run (uncontended, throughput, contention, fair, herd, held),
+              for working on one figure; the report then goes to .tmp/ unless --report says otherwise
 `);
   process.exit(0);
 }
 const quick = values.quick === true;
+const SCENARIOS = ['uncontended', 'throughput', 'contention', 'fair', 'herd', 'held'] as const;
+const only = values.only?.split(',').map((s) => s.trim());
+const unknown = only?.filter((s) => !(SCENARIOS as readonly string[]).includes(s)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(`--only: unknown scenario ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})\n`);
+  process.exit(2);
+}
+const runs = (scenario: (typeof SCENARIOS)[number]) => only === undefined || only.includes(scenario);
 const jsonPath = values.json ?? '.tmp/bench.json';
-const reportPath = values.report ?? (quick ? '.tmp/bench-report.md' : 'docs/bench-report.md');
+const reportPath = values.report ?? (quick || only ? '.tmp/bench-report.md' : 'docs/bench-report.md');
 const size = quick
   ? { uncontended: 300, reps: 3, throughputMs: 2_000, contentionMs: 3_000, waiters: 256, manyKeys: 2_000 }
   : { uncontended: 2_000, reps: 5, throughputMs: 10_000, contentionMs: 10_000, waiters: 256, manyKeys: 10_000 };
@@ -56,7 +67,7 @@ async function main(): Promise<void> {
     for (const lib of onFive) figures.get(lib.name)!.version = lib.version;
     for (const lib of [...onFive, ...onOne]) await uncontended(lib, 50, `warm:${lib.name}`);
 
-    for (const [label, libs] of [['n1', onOne], ['n5', onFive]] as const) {
+    for (const [label, libs] of runs('uncontended') ? ([['n1', onOne], ['n5', onFive]] as const) : []) {
       const samples = new Map<string, number[]>(libs.map((l) => [l.name, []]));
       for (let rep = 0; rep < size.reps; rep++) {
         for (const lib of libs) samples.get(lib.name)!.push(...(await uncontended(lib, Math.ceil(size.uncontended / size.reps), `${label}:${rep}`)));
@@ -71,14 +82,14 @@ async function main(): Promise<void> {
     }
 
     const cycles = new Map<string, { cycles: number; ms: number; errors: number }>();
-    for (let rep = 0; rep < 2; rep++) {
+    for (let rep = 0; rep < (runs('throughput') ? 2 : 0); rep++) {
       for (const lib of onFive) {
         const r = await throughput(lib, 64, size.throughputMs / 2, `${rep}`);
         const sum = cycles.get(lib.name) ?? { cycles: 0, ms: 0, errors: 0 };
         cycles.set(lib.name, { cycles: sum.cycles + r.cycles, ms: sum.ms + r.ms, errors: sum.errors + r.errors });
       }
     }
-    for (const lib of onFive) {
+    for (const lib of runs('throughput') ? onFive : []) {
       const c = cycles.get(lib.name)!;
       const f = figures.get(lib.name)!;
       f.throughput = (c.cycles * 1_000) / c.ms;
@@ -86,7 +97,7 @@ async function main(): Promise<void> {
       log(`throughput: ${lib.name.padEnd(24)} ${f.throughput.toFixed(0)} cycles/s (64 loops, distinct keys)`);
     }
 
-    for (const lib of onFive) {
+    for (const lib of runs('contention') ? onFive : []) {
       const r = await contention(lib, admins, 16, 2, size.contentionMs, `hot:${lib.name}`);
       const f = figures.get(lib.name)!;
       f.contention = r;
@@ -94,7 +105,16 @@ async function main(): Promise<void> {
       log(`contention: ${lib.name.padEnd(24)} ${r.sectionsPerSecond.toFixed(0)} sections/s, handoff p50 ${r.handoffToOther.p50.toFixed(1)} / p99 ${r.handoffToOther.p99.toFixed(1)} ms, longest wait ${r.longestWaitMs.toFixed(0)} ms, won back ${(r.wonBack * 100).toFixed(0)} %, ${r.commandsPerSection.toFixed(1)} commands/section`);
     }
 
-    for (const lib of onFive) {
+    for (const lib of runs('fair') ? onFive : []) {
+      if (!lib.lockFair) continue;
+      const r = await contention({ ...lib, lock: lib.lockFair }, admins, 16, 2, size.contentionMs, `fair:${lib.name}`);
+      const f = figures.get(lib.name)!;
+      f.fairContention = r;
+      f.errors += r.errors;
+      log(`contention, fair: ${lib.name.padEnd(18)} ${r.sectionsPerSecond.toFixed(0)} sections/s, handoff p50 ${r.handoffToOther.p50.toFixed(1)} / p99 ${r.handoffToOther.p99.toFixed(1)} ms, longest wait ${r.longestWaitMs.toFixed(0)} ms, won back ${(r.wonBack * 100).toFixed(0)} %, ${r.commandsPerSection.toFixed(1)} commands/section`);
+    }
+
+    for (const lib of runs('herd') ? onFive : []) {
       const r = await herd(lib, admins, size.waiters, `herd:${lib.name}`);
       const f = figures.get(lib.name)!;
       f.herd = r;
@@ -102,7 +122,7 @@ async function main(): Promise<void> {
       log(`${size.waiters} waiters: ${lib.name.padEnd(24)} ${r.ms.toFixed(0)} ms for ${r.served}, ${r.commandsPerHandoff.toFixed(1)} commands/handoff, ${r.errors} failed`);
     }
 
-    for (const lib of onFive) {
+    for (const lib of runs('held') ? onFive : []) {
       const r = await manyHeld(lib, size.manyKeys, 100, lib.name);
       const f = figures.get(lib.name)!;
       f.manyHeld = r;
@@ -115,7 +135,7 @@ async function main(): Promise<void> {
   }
 
   const result: BenchResult = {
-    command: `npm run bench${quick ? ' -- --quick' : ''}`,
+    command: `npm run bench${quick || only ? ' --' : ''}${quick ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}`,
     date: startedAt.toISOString(),
     machine: machine(),
     loadAverage: { before: loadBefore, after: loadavg() },
