@@ -1,3 +1,6 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { guardChild } from '../test/support/orphan-guard.js';
 import { machineNow } from '../test/support/overlap-checker.js';
 import type { RedisNode } from '../test/support/redis-nodes.js';
 import type { ContenderPool } from './contenders.js';
@@ -5,13 +8,16 @@ import { between, pick, shuffle } from './random.js';
 
 /** The faults of issue 4, plus the hazards of rule 15 (a node that loses acknowledged lock writes). */
 export const FAULT_KINDS = [
-  'kill-node', 'pause-node', 'slow-node', 'pause-contender', 'majority-down',
+  'kill-node', 'pause-node', 'slow-node', 'pause-contender', 'majority-down', 'kill-waiter',
   'empty-restart', 'flushall', 'proxied-restart', 'snapshot-restart', 'replaced-node',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** The faults a durable cluster must survive; the others are the amnesia scenarios' own. */
 export const SURVIVABLE_FAULTS: readonly FaultKind[] = ['kill-node', 'pause-node', 'slow-node', 'pause-contender', 'majority-down'];
+
+/** Faults that only mean something when contenders take fair locks (the fair workload). */
+export const FAIR_FAULTS: readonly FaultKind[] = ['kill-waiter'];
 
 /** Rule 15: ways a lock node forgets locks it granted. Each is a scenario of its own. */
 export const AMNESIA_FAULTS = ['empty-restart', 'flushall', 'proxied-restart', 'snapshot-restart', 'replaced-node'] as const;
@@ -23,6 +29,7 @@ export const FAULT_LABELS: Record<FaultKind, string> = {
   'slow-node': 'latency above the per-node timeout on one node, then its connections dropped',
   'pause-contender': 'SIGSTOP a contender process for longer than its ttl',
   'majority-down': 'a majority of lock nodes down (kill -9), then restarted with AOF',
+  'kill-waiter': 'kill -9 a process standing in the fair lines of the hot keys (its places must lapse)',
   'empty-restart': 'restart a lock node without persistence (it comes back empty)',
   flushall: 'FLUSHALL on a lock node (same process, same connections)',
   'proxied-restart': 'restart a lock node empty behind a proxy that keeps the clients\' connections open',
@@ -89,8 +96,18 @@ export interface ChaosPlan {
   readonly pauseFencedHolders?: boolean;
 }
 
+/** Where kill-waiter's process stands in line: the fair workload's hot keys on the lock nodes. */
+export interface FairLines {
+  readonly lockUrls: readonly string[];
+  readonly keys: readonly string[];
+  readonly ttl: number;
+  readonly restartGuard: boolean | undefined;
+}
+
 export interface ChaosTarget {
   readonly nodes: readonly RedisNode[];
+  /** Required by kill-waiter. */
+  readonly fairLines?: FairLines;
   readonly pool: ContenderPool;
   readonly random: () => number;
   readonly log: (line: string) => void;
@@ -98,6 +115,12 @@ export interface ChaosTarget {
 
 /** How old the snapshot a node restarts from is: locks taken meanwhile are lost. */
 const SNAPSHOT_AGE_MS: readonly [number, number] = [400, 700];
+
+/** How long kill-waiter's process stands in line before it is killed. */
+const IN_LINE_MS: readonly [number, number] = [300, 900];
+
+const LINE_STANDER = fileURLToPath(new URL('./line-stander.ts', import.meta.url));
+const REGISTER = fileURLToPath(new URL('../tools/ts-register.mjs', import.meta.url));
 
 /** How long pause-contender waits for a process that holds a long lock. */
 const LONG_HOLDER_WAIT_MS = 3_000;
@@ -115,6 +138,8 @@ export function faultLengthMs(kind: FaultKind, t: ChaosTimings): number {
       return t.contenderPauseMs + 500;
     case 'majority-down':
       return t.majorityDownMs + 500;
+    case 'kill-waiter':
+      return IN_LINE_MS[1] + 3_000;
     case 'empty-restart':
     case 'flushall':
     case 'proxied-restart':
@@ -256,6 +281,26 @@ export class Chaos {
           lift(event);
           pool.resume(proc);
           end(event);
+        }
+        return;
+      }
+      case 'kill-waiter': {
+        const lines = this.target.fairLines;
+        if (!lines) throw new Error('kill-waiter needs the fair workload (no fair lines to stand in)');
+        const stander = fork(LINE_STANDER, [JSON.stringify(lines)], { execArgv: ['--import', REGISTER], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        guardChild(stander);
+        const exited = new Promise((resolve) => stander.once('exit', resolve));
+        try {
+          // Killed only once it stands in line (its first attempts done), or after a few seconds anyway.
+          await Promise.race([new Promise((resolve) => stander.once('message', resolve)), exited, this.sleep(5_000)]);
+          await this.sleep(between(random, IN_LINE_MS));
+          const event = start(`kill -9 a waiter standing in the fair lines of ${lines.keys.join(', ')} (pid ${stander.pid})`, []);
+          lift(event);
+          stander.kill('SIGKILL');
+          await exited;
+          end(event);
+        } finally {
+          stander.kill('SIGKILL');
         }
         return;
       }

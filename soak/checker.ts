@@ -28,6 +28,16 @@ export interface CheckInput {
   /** The workloads the contenders ran, and the semaphore's limit. */
   readonly workloads: readonly Workload[];
   readonly limit: number;
+  /** The fair workload: each hot key's line, tried once after the contenders stopped. */
+  readonly fairDrain?: readonly FairDrain[];
+}
+
+/** A fair acquire of one hot key after the run: a line left stuck by dead or frozen waiters would refuse it. */
+export interface FairDrain {
+  readonly key: string;
+  readonly granted: boolean;
+  readonly ms: number;
+  readonly error?: string;
 }
 
 /** The checks of the lock family, per workload that ran (mutex: the overlaps and counters above). */
@@ -38,6 +48,7 @@ export interface FamilyResult {
   readonly rw?: RwResult;
   readonly semaphore?: SemaphoreResult;
   readonly fenced?: FencedResult;
+  readonly fair?: { readonly drain: readonly FairDrain[]; readonly waitersKilled: number; readonly longestGrantedWaitMs: number };
 }
 
 export interface LatencyRow {
@@ -129,7 +140,7 @@ export function check(input: CheckInput): CheckResult {
 
   // Mutual exclusion: validity windows of one key never overlap (readers and permits are judged
   // by their own rules below). Fenced holders write without checking their lease: the fence judges.
-  const overlaps = findOverlaps(sections.filter((s) => s.workload === 'mutex' || s.workload === 'fenced'));
+  const overlaps = findOverlaps(sections.filter((s) => s.workload === 'mutex' || s.workload === 'fenced' || s.workload === 'fair'));
   const staleWrites = sections.filter((s) => s.outcome === 'written' && s.workload !== 'fenced' && s.checkedAt >= s.validUntil);
   const sectionsBy = new Map<Workload, number>();
   for (const s of sections) sectionsBy.set(s.workload, (sectionsBy.get(s.workload) ?? 0) + 1);
@@ -149,6 +160,15 @@ export function check(input: CheckInput): CheckResult {
     ...(input.workloads.includes('rw') ? { rw: checkRw(ofWorkload(sections, 'rw')) } : {}),
     ...(input.workloads.includes('semaphore') ? { semaphore: checkSemaphore(ofWorkload(sections, 'semaphore'), input.limit) } : {}),
     ...(input.workloads.includes('fenced') ? { fenced: checkFenced(ofWorkload(sections, 'fenced'), pauses) } : {}),
+    ...(input.workloads.includes('fair')
+      ? {
+          fair: {
+            drain: input.fairDrain ?? [],
+            waitersKilled: faults.filter((f) => f.kind === 'kill-waiter').length,
+            longestGrantedWaitMs: Math.max(0, ...acquires.filter((a) => a.workload === 'fair' && a.result === 'ok').map((a) => a.endedAt - a.startedAt)),
+          },
+        }
+      : {}),
   };
 
   // Lost updates: each counter must equal the writes that completed on its key.

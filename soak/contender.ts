@@ -153,6 +153,7 @@ function acquireOptions(workload: Workload, mode: 'read' | 'write', long: boolea
   if (workload === 'rw' && mode === 'read') options.mode = 'read';
   if (workload === 'semaphore') options.limit = config.limit;
   if (workload === 'fenced') options.fenced = true;
+  if (workload === 'fair') options.fair = true;
   return options;
 }
 
@@ -263,6 +264,8 @@ const TOUCH: Record<Workload | 'reader', (lock: Lock, s: Section, touch: Touch) 
   },
   // An rw writer is the mutex's read-modify-write on its own key space.
   rw: (lock, s, touch) => TOUCH.mutex(lock, s, touch),
+  // A fair lock is a mutex whose waiters stand in line: the same read-modify-write.
+  fair: (lock, s, touch) => TOUCH.mutex(lock, s, touch),
   // A reader reads the counter on entry and again at the end: no writer may change it meanwhile.
   async reader(lock, s, touch) {
     const counter = `counter:${s.key}`;

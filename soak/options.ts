@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { AMNESIA_FAULTS, FAULT_KINDS, FAULT_LABELS, SURVIVABLE_FAULTS, timingsFor } from './chaos.js';
+import { AMNESIA_FAULTS, FAIR_FAULTS, FAULT_KINDS, FAULT_LABELS, SURVIVABLE_FAULTS, timingsFor } from './chaos.js';
 import type { AmnesiaFault, FaultKind } from './chaos.js';
 import type { PhaseSpec, Scenario } from './phase.js';
 import { WORKLOADS } from './protocol.js';
@@ -22,7 +22,7 @@ Scenarios
   --scenario replaced-node  N=3 durable nodes (AOF), one replaced by an empty one (a new disk)
   --restart-guard on|off|both   the engine's restartGuard option (default on). With off, overlaps in
                             these scenarios are the expected demonstration; both = the pair, off then on
-  --ci                      CI preset: 55 s of chaos with every fault kind exactly once, 22 s of the
+  --ci                      CI preset: 55 s of chaos with every fault kind exactly once, 27 s of the
                             family workload under a contender pause and a node kill, then 15 s of
                             guarded empty-restart and 10 s of each other guarded scenario above
 
@@ -34,7 +34,9 @@ Workloads (chaos scenario)
   --workload semaphore      limit --limit; holders register in a store-side set of live holders
   --workload fenced         fenced locks; the counter written with fencedWrite() and no lease check
                             (the fence alone protects it); contender pauses freeze fenced holders
-  --workload family         the four at once, each iteration picking one (keys apart per workload)
+  --workload fair           fair locks (waiters in line) doing the mutex's read-modify-write; adds the
+                            kill-waiter fault, and after the run every hot key's line must grant
+  --workload family         all five at once, each iteration picking one (keys apart per workload)
   --read-share <0..1>       rw: share of read locks (0.8)
   --limit <n>               semaphore: permits per key (3)
 
@@ -151,9 +153,10 @@ export function planFromArgs(argv: readonly string[]): RunPlan | 'help' {
       rawPath,
       phases: [
         chaosPhase({ ...o, duration: o.duration ?? 55, workloads: undefined }, true, seed, { warmupMs: 4_000, cooldownMs: 3_000, gapMs: [1_500, 2_500], rounds: 1 }),
-        // The lock family briefly: a frozen fenced holder (its late write refused by fence) and a
-        // node kill, with readers, writers, permits and fenced holders all at work.
-        chaosPhase({ ...o, duration: 22, workloads: [...WORKLOADS], chaos: ['pause-contender', 'kill-node'] }, true, seed + 100, {
+        // The lock family briefly: a frozen fenced holder (its late write refused by fence), a node
+        // kill and a waiter killed in a fair line, with readers, writers, permits, fenced holders
+        // and fair waiters all at work.
+        chaosPhase({ ...o, duration: 27, workloads: [...WORKLOADS], chaos: ['pause-contender', 'kill-node', 'kill-waiter'] }, true, seed + 100, {
           warmupMs: 4_000, cooldownMs: 3_000, gapMs: [1_500, 2_500], rounds: 1,
         }),
         amnesiaPhase('empty-restart', { ...o, duration: 15, nodes: undefined, chaos: undefined }, true, seed + 1),
@@ -177,7 +180,7 @@ function chaosPhase(o: Overrides, guard: boolean, seed: number, plan: Partial<Ph
   const nodes = o.nodes ?? 5;
   const workloads = o.workloads ?? ['mutex'];
   const family = workloads.some((w) => w !== 'mutex');
-  const named = workloads.length === WORKLOADS.length ? 'family (mutex, rw, semaphore, fenced)' : workloads.join(', ');
+  const named = workloads.length === WORKLOADS.length ? `family (${WORKLOADS.join(', ')})` : workloads.join(', ');
   return {
     title: `chaos: ${nodes} durable lock nodes (AOF, appendfsync always), restart guard ${guard ? 'on' : 'off'}${family ? `, workload ${named}` : ''}`,
     scenario: 'chaos',
@@ -208,7 +211,7 @@ function chaosPhase(o: Overrides, guard: boolean, seed: number, plan: Partial<Ph
       limit: o.limit ?? 3,
     },
     chaos: {
-      kinds: o.chaos ?? SURVIVABLE_FAULTS,
+      kinds: o.chaos ?? [...SURVIVABLE_FAULTS, ...(workloads.includes('fair') ? FAIR_FAULTS : [])],
       pauseFencedHolders: workloads.includes('fenced'),
       warmupMs: 10_000,
       cooldownMs: 5_000,

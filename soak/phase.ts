@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redlock } from '../lib/core/index.js';
 import { machineNow } from '../test/support/overlap-checker.js';
 import { startRedisNodes } from '../test/support/redis-nodes.js';
 import type { RedisNodes } from '../test/support/redis-nodes.js';
 import { Chaos } from './chaos.js';
-import type { ChaosPlan, FaultEvent } from './chaos.js';
+import type { ChaosPlan, FairLines, FaultEvent } from './chaos.js';
 import { check } from './checker.js';
-import type { CheckResult } from './checker.js';
+import type { CheckResult, FairDrain } from './checker.js';
 import { onInterrupt } from './cleanup.js';
 import { ContenderPool } from './contenders.js';
 import type { Collected, ContenderExit } from './contenders.js';
@@ -85,7 +86,8 @@ export async function runPhase(spec: PhaseSpec, random: () => number, log: (line
     const since = (t: number) => `${((t - startedAt) / 1000).toFixed(1).padStart(6)} s`;
     const phaseLog = (line: string) => log(`[${since(machineNow())}] ${line}`);
 
-    const chaos = new Chaos(spec.chaos, { nodes: lockNodes.nodes, pool, random, log: phaseLog });
+    const fairLines = fairLinesOf(spec, lockNodes.urls());
+    const chaos = new Chaos(spec.chaos, { nodes: lockNodes.nodes, fairLines, pool, random, log: phaseLog });
     registered.push(onInterrupt(async () => chaos.stop()));
     const chaosDone = chaos.run(spec.durationMs);
     const progress = setInterval(() => {
@@ -101,6 +103,7 @@ export async function runPhase(spec: PhaseSpec, random: () => number, log: (line
     const { longHoldMs, holdMs, wait } = spec.contender;
     const exits = await pool.stop(wait + Math.max(longHoldMs[1], holdMs[1]) + spec.hangBoundMs + 10_000);
     const counters = await readCounters(dataNodes);
+    const fairDrain = fairLines ? await drainFairLines(fairLines, phaseLog) : undefined;
     const result = check({
       collected: pool.collected,
       exits,
@@ -114,6 +117,7 @@ export async function runPhase(spec: PhaseSpec, random: () => number, log: (line
       settleMs: spec.settleMs,
       workloads: spec.contender.workloads,
       limit: spec.contender.limit,
+      fairDrain,
     });
     return {
       spec,
@@ -130,6 +134,40 @@ export async function runPhase(spec: PhaseSpec, random: () => number, log: (line
     await dataNodes?.stop();
     await lockNodes.stop();
     for (const unregister of registered) unregister();
+  }
+}
+
+/** The fair workload's hot keys, where kill-waiter's process stands in line. */
+function fairLinesOf(spec: PhaseSpec, lockUrls: readonly string[]): FairLines | undefined {
+  const { workloads, hotKeys, ttl } = spec.contender;
+  if (!workloads.includes('fair') || hotKeys === 0) return undefined;
+  return { lockUrls, keys: Array.from({ length: hotKeys }, (_, i) => `fair:hot:${i}`), ttl, restartGuard: spec.restartGuard };
+}
+
+/**
+ * No stuck line: once the contenders are gone, a fair acquire of each hot key must be granted.
+ * Places of waiters that were killed or frozen lapse on their own (a few seconds), so the wait
+ * here is generous; a line that still refuses after it is stuck.
+ */
+async function drainFairLines(lines: FairLines, log: (line: string) => void): Promise<FairDrain[]> {
+  const redlock = new Redlock([...lines.lockUrls], { ttl: lines.ttl, ...(lines.restartGuard === false ? { restartGuard: false } : {}) });
+  try {
+    const drained = await Promise.all(
+      lines.keys.map(async (key): Promise<FairDrain> => {
+        const started = machineNow();
+        try {
+          const lock = await redlock.acquire(key, { fair: true, wait: 15_000 });
+          await lock.release();
+          return { key, granted: true, ms: machineNow() - started };
+        } catch (error) {
+          return { key, granted: false, ms: machineNow() - started, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
+    log(`fair lines after the run: ${drained.map((d) => `${d.key} ${d.granted ? `granted in ${Math.round(d.ms)} ms` : `REFUSED (${d.error})`}`).join(', ')}`);
+    return drained;
+  } finally {
+    await redlock.quit();
   }
 }
 

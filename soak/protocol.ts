@@ -3,7 +3,7 @@
 // checker can compare records from different processes.
 
 /** What the workers of a contender do: which member of the lock family, and how the store checks it. */
-export const WORKLOADS = ['mutex', 'rw', 'semaphore', 'fenced'] as const;
+export const WORKLOADS = ['mutex', 'rw', 'semaphore', 'fenced', 'fair'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 /** How a contender process is configured (passed as JSON in argv[2]). */

@@ -236,6 +236,17 @@ function renderWorkloads(p: PhaseResult): string[] {
         `${demonstrated ? (f.expired === 0 ? 'no fenced holder frozen' : 'ok') : '**FAIL** (no refusal shown)'} |`,
     );
   }
+  const { fair } = family;
+  if (fair) {
+    const o = overlapsOf((k) => k.startsWith('fair:'));
+    const lost = lostOf((k) => k.startsWith('fair:'));
+    const stuck = fair.drain.filter((d) => !d.granted).length;
+    out.push(
+      `| fair | ${count('fair')} | overlapping validity windows: ${n(o)}; keys whose counter is off: ${n(lost)}; waiters killed in line: ${n(fair.waitersKilled)}; ` +
+        `longest wait of a granted fair acquire: ${ms(fair.longestGrantedWaitMs)} ms; lines tried after the run: ${n(fair.drain.length)}, granted in at most ${ms(Math.max(0, ...fair.drain.map((d) => d.ms)))} ms, stuck: ${n(stuck)} | ` +
+        `${mark(o + lost + stuck === 0 && fair.drain.length > 0)} |`,
+    );
+  }
   out.push('', '| acquire calls by workload | granted | LOCK_BUSY (waited `wait` in vain) | QUORUM_UNAVAILABLE | other |', '|---|---|---|---|---|');
   for (const [label, row] of [...family.acquiresBy.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
     out.push(`| ${label} | ${n(row.ok)} | ${n(row.busy)} | ${n(row.unavailable)} | ${n(row.other)} |`);

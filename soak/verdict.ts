@@ -23,7 +23,12 @@ export function judge(c: CheckResult, expectOverlaps: boolean, fencedPauses = fa
   fail(c.losses.lateOther.length > 0, `${c.losses.lateOther.length} lost locks signalled only after their validity ended (process not frozen)`);
   const unsignalled = c.contenderPauses.reduce((sum, p) => sum + p.remainingOnly, 0);
   fail(unsignalled > 0, `${unsignalled} locks that expired while their process was frozen did not have their signal aborted when the holder looked`);
-  const { rw, semaphore, fenced } = c.family;
+  const { rw, semaphore, fenced, fair } = c.family;
+  if (fair) {
+    const stuck = fair.drain.filter((d) => !d.granted);
+    fail(fair.drain.length === 0, 'fair: the lines were never tried after the run');
+    fail(stuck.length > 0, `fair: ${stuck.length} lines still refused a fair acquire after the run (${stuck.map((d) => `${d.key}: ${d.error ?? 'busy'}`).join('; ')})`);
+  }
   if (rw) {
     fail(rw.violations.length > 0, `rw: ${rw.violations.length} entries into a key while a writer held it, or of a writer while anyone held it`);
     fail(rw.readChanged > 0, `rw: ${rw.readChanged} readers saw the counter change while their lease was valid`);
