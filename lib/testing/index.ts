@@ -5,3 +5,7 @@ export { InMemoryRedlock } from './in-memory-redlock.js';
 export type { InMemoryRedlockOptions } from './in-memory-options.js';
 export { RedlockTestingControls } from './redlock-testing-controls.js';
 export type { HeldElsewhere, HeldLock, HoldOptions } from './redlock-testing-controls.js';
+export { startRedisNodes } from './redis-containers.js';
+export type { StartedRedisNodes } from './redis-containers.js';
+export type { StartedRedisNode, RedisNodeState } from './redis-container-node.js';
+export type { StartRedisNodesOptions } from './redis-container-options.js';
