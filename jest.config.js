@@ -6,4 +6,6 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/sample-app/test/**/*.test.ts'],
   testTimeout: 30_000,
+  // A Docker engine and the local Redis image for the tests on containers (startRedisNodes).
+  globalSetup: '<rootDir>/test/support/container-engine.global-setup.mjs',
 };
