@@ -260,6 +260,7 @@ function dist(d: Distribution): string {
 
 function target(f: FaultEvent): string {
   if (f.proc !== undefined) return `contender p${f.proc}`;
+  if (f.kind === 'kill-waiter') return 'a fair waiter';
   return f.nodes.length === 1 ? `node ${f.nodes[0]}` : `nodes ${f.nodes.join(', ')}`;
 }
 
