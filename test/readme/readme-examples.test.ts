@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startRedisNodes } from '../support/redis-nodes.js';
 import { packageEntryPoints } from './package-entry-points.js';
 import { packageOf, readMarkdownBlocks, type MarkdownBlock } from './readme-blocks.js';
-import { pointAtNodes, RUN_TIMEOUT_MS, runExample } from './run-example.js';
+import { pointAtNodes, RUN_TIMEOUT_MS, runExample, runJestExample } from './run-example.js';
 import { typeCheckExamples, type ExampleFile, type TypeCheckResult } from './type-check-examples.js';
 
 // Every TypeScript block of the READMEs is a checked example (how to mark one: "Checked examples"
@@ -104,7 +104,20 @@ describe('README examples', () => {
   }
 });
 
-for (const block of runnable) describe(`the example at ${where(block)}`, () => {
+// A runnable block that imports @jest/globals is a test file: jest runs it (it needs no Redis,
+// or it would say so). Any other is a program: node runs it against fresh nodes.
+const isJestTest = (b: MarkdownBlock) => /from '@jest\/globals'/.test(b.code);
+
+for (const block of runnable.filter(isJestTest)) describe(`the example at ${where(block)}`, () => {
+  it('passes as a jest test file of its own', async () => {
+    const runFile = join(dir, fileName(block).replace(/\.ts$/, '.run.test.ts'));
+    await writeFile(runFile, block.code);
+    const { tests } = await runJestExample(root, runFile, entries);
+    expect(tests).toBeGreaterThan(0);
+  }, RUN_TIMEOUT_MS * 2 + 10_000);
+});
+
+for (const block of runnable.filter((b) => !isJestTest(b))) describe(`the example at ${where(block)}`, () => {
   it('runs against real redis-server nodes, exits by itself, and leaves no lock behind', async () => {
     const distinct = pointAtNodes(block.code, Array.from({ length: 9 }, (_, i) => `redis://placeholder-${i}`)).distinct;
     expect(distinct).toBeGreaterThan(0);
