@@ -1,22 +1,28 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import request from 'supertest';
+import { BIRTH_MS } from '../../lib/core/nodes/amnesia-guard.js';
 import type { HealthReport } from '../src/health/health-report.js';
+import { ContainerRedis } from './support/container-redis.js';
+import { ADAPTERS, startShopOn, type ShopUnderTest } from './support/shop-under-test.js';
 
 // Terminus 12 says 'degraded'; Terminus 11 (the NestJS 11 leg) has no such status and says up, with degraded: true.
 const TERMINUS_DEGRADES = typeof (new HealthIndicatorService().check('probe') as { degraded?: unknown }).degraded === 'function';
-import { ADAPTERS, startShop, type ShopUnderTest } from './support/shop-under-test.js';
 
-describe.each(ADAPTERS)('lock nodes failing on %s', (adapter) => {
+// The shop's lock nodes are Redis containers here (nestjs-redlock/testing's startRedisNodes), as a
+// user's own e2e tests would run them: the faults are Docker's (kill, pause, an empty restart).
+describe.each(ADAPTERS)('lock nodes (containers) failing on %s', (adapter) => {
   // Fresh nodes per test: killed nodes stay dead, and reconnect back-off would leak into the next test.
-  let shop: ShopUnderTest;
+  let shop: ShopUnderTest<ContainerRedis>;
   const health = async (): Promise<{ status: number; report: HealthReport }> => {
     const response = await request(shop.url).get('/health');
     return { status: response.status, report: response.body as HealthReport };
   };
+  const nodeStatuses = async (): Promise<string[]> => (await health()).report.details.locks.nodes.map((node) => node.status);
 
   beforeEach(async () => {
-    shop = await startShop(adapter);
+    shop = await startShopOn(await ContainerRedis.start(3), adapter);
     await request(shop.url).put('/orders/o1').expect(200);
   });
   afterEach(async () => {
@@ -60,5 +66,42 @@ describe.each(ADAPTERS)('lock nodes failing on %s', (adapter) => {
     expect(report.report.status).toBe('error');
     expect(report.report.details.locks.status).toBe('down');
     expect(report.report.details.locks.nodes.map((node) => node.status)).toEqual(['down', 'up', 'down']);
+  });
+
+  it('a paused node (connected, silent) costs a payment its node timeout, not a failure; /health shows it down until it is unpaused', async () => {
+    await request(shop.url).post('/orders/o1/pay').expect(201);
+
+    await shop.redis.lockNodes.nodes[0]!.pause();
+
+    const started = performance.now();
+    await request(shop.url).post('/orders/o1/pay').expect(201);
+    // The module's default 10 s lease gives a 500 ms node timeout: the paused node is not waited for past it.
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect(await nodeStatuses()).toEqual(['down', 'up', 'up']);
+
+    await shop.redis.lockNodes.nodes[0]!.unpause();
+
+    expect(await nodeStatuses()).toEqual(['up', 'up', 'up']);
+    await request(shop.url).post('/orders/o1/pay').expect(201);
+    const order = await request(shop.url).get('/orders/o1').expect(200);
+    expect(order.body).toMatchObject({ payments: 3 });
+  });
+
+  it('two nodes restarted empty sit out (rule 15): 503 with Retry-After, and the order is not paid', async () => {
+    await request(shop.url).post('/orders/o1/pay').expect(201);
+    await sleep(BIRTH_MS + 100); // past the deployment's birth: a node without its marker lost its data
+
+    await Promise.all([shop.redis.lockNodes.nodes[0]!.restartEmpty(), shop.redis.lockNodes.nodes[2]!.restartEmpty()]);
+    // They answer again on the same ports: the shop's connections come back by themselves.
+    for (let i = 0; i < 100 && (await nodeStatuses()).some((status) => status !== 'up'); i++) await sleep(50);
+    expect(await nodeStatuses()).toEqual(['up', 'up', 'up']);
+
+    const payment = await request(shop.url).post('/orders/o1/pay');
+    expect(payment.status).toBe(503);
+    // They count again after the largest lease recorded (the module's 10 s), which the client says.
+    expect(Number(payment.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(payment.headers['retry-after'])).toBeLessThanOrEqual(10);
+    const order = await request(shop.url).get('/orders/o1').expect(200);
+    expect(order.body).toMatchObject({ payments: 1 });
   });
 });

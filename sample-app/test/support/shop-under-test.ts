@@ -13,15 +13,22 @@ import { testDatabase, type DatabaseKind, type TestDatabase } from './test-datab
 export const ADAPTERS = ['express', 'fastify'] as const;
 export type AdapterName = (typeof ADAPTERS)[number];
 
-export interface ShopUnderTest {
+/** The Redis nodes a shop runs on: its lock nodes and its data node. */
+export interface ShopRedis {
+  readonly lockUrls: readonly string[];
+  readonly dataUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface ShopUnderTest<Nodes extends ShopRedis = LocalRedis> {
   readonly app: INestApplication;
   /** http://127.0.0.1:<port> */
   readonly url: string;
   /** 3 lock nodes and 1 data node of its own, so tests may kill them. */
-  readonly redis: LocalRedis;
+  readonly redis: Nodes;
   /** The stock table's database: PostgreSQL (DATABASE_URL) in a schema of its own, or PGlite. */
   readonly database: TestDatabase;
-  /** Closes the app, then kills its Redis processes and drops its database schema. */
+  /** Closes the app, then stops its Redis nodes and drops its database schema. */
   close(): Promise<void>;
 }
 
@@ -34,7 +41,14 @@ export interface ShopOptions {
 
 /** The whole AppModule on fresh redis-server processes, listening on a free loopback port. */
 export async function startShop(adapter: AdapterName, options: ShopOptions = {}): Promise<ShopUnderTest> {
-  const redis = await LocalRedis.start(3);
+  return startShopOn(await LocalRedis.start(3), adapter, options);
+}
+
+/**
+ * The whole AppModule on the given nodes, listening on a free loopback port; the shop owns them
+ * from here: close() stops them, and so does a failed start.
+ */
+export async function startShopOn<Nodes extends ShopRedis>(redis: Nodes, adapter: AdapterName, options: ShopOptions = {}): Promise<ShopUnderTest<Nodes>> {
   const database = testDatabase(options.database);
   let app: INestApplication | undefined;
   try {
