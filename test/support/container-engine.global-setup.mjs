@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const tools = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools');
-// The default of test-redis-image.ts and tools/redis-image.sh too.
+// The default of test-container-options.ts and tools/redis-image.sh too.
 const DEFAULT_IMAGE = 'nestjs-redlock-test/redis:7';
 
 export default async function ensureContainerEngine() {

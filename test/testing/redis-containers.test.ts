@@ -8,12 +8,14 @@ import { QuorumUnavailableError, Redlock, RedlockConfigError } from '../../lib/c
 import { BIRTH_MS, type NodeOutInfo } from '../../lib/core/nodes/amnesia-guard.js';
 import { startRedisNodes, type StartedRedisNode, type StartedRedisNodes, type StartRedisNodesOptions } from '../../lib/testing/index.js';
 import { resolveRedisNodesSettings } from '../../lib/testing/redis-container-options.js';
-import { TEST_REDIS_IMAGE } from '../support/test-redis-image.js';
+import { TEST_CONTAINER_OPTIONS } from '../support/test-container-options.js';
 
-// nestjs-redlock/testing's startRedisNodes on a real Docker engine (the image: test-redis-image.ts).
+// nestjs-redlock/testing's startRedisNodes on a real Docker engine (the image: test-container-options.ts).
 // Each test starts its own containers; afterEach removes them, also when the test failed.
 const docker = promisify(execFile);
 const LEASE = 1_500;
+/** A label per test case, to ask Docker about exactly the containers of that case. */
+const CASE_LABEL = 'nestjs-redlock.test-case';
 const sets: StartedRedisNodes[] = [];
 const engines: Redlock[] = [];
 const clients: Redis[] = [];
@@ -24,8 +26,13 @@ afterEach(async () => {
   await Promise.all(sets.splice(0).map((set) => set.stop()));
 });
 
-async function nodes(count: number, options: StartRedisNodesOptions = {}): Promise<StartedRedisNodes> {
-  const set = await startRedisNodes(count, { image: TEST_REDIS_IMAGE, ...options });
+/** The tests' options, plus a label of this test case alone. */
+function caseOptions(run: string, more: StartRedisNodesOptions = {}): StartRedisNodesOptions {
+  return { ...TEST_CONTAINER_OPTIONS, ...more, labels: { ...TEST_CONTAINER_OPTIONS.labels, [CASE_LABEL]: run } };
+}
+
+async function nodes(count: number, options: StartRedisNodesOptions = TEST_CONTAINER_OPTIONS): Promise<StartedRedisNodes> {
+  const set = await startRedisNodes(count, options);
   sets.push(set);
   return set;
 }
@@ -58,13 +65,13 @@ describe('startRedisNodes', () => {
   it('starts independent Redis masters in containers, each answering on its own mapped port', async () => {
     const run = randomUUID();
     const started = performance.now();
-    const set = await nodes(3, { labels: { 'nestjs-redlock.test-run': run } });
+    const set = await nodes(3, caseOptions(run));
     const startMs = performance.now() - started;
 
     expect(set.urls).toEqual(set.nodes.map((node) => `redis://${node.host}:${node.port}`));
     expect(new Set(set.nodes.map((node) => node.port)).size).toBe(3);
     expect(set.nodes.map((node) => node.state)).toEqual(['running', 'running', 'running']);
-    expect((await containersLabelled('nestjs-redlock.test-run', run)).sort()).toEqual(set.nodes.map((node) => node.containerId).sort());
+    expect((await containersLabelled(CASE_LABEL, run)).sort()).toEqual(set.nodes.map((node) => node.containerId).sort());
     // Independent: a key written on one node is on that node only.
     await client(set.nodes[0]!).set('only-here', '1');
     expect(await Promise.all(set.nodes.map((node) => client(node).exists('only-here')))).toEqual([1, 0, 0]);
@@ -168,18 +175,18 @@ describe('startRedisNodes', () => {
 
   it('stop(): removes every container, paused and killed ones included; idempotent; later faults are refused', async () => {
     const run = randomUUID();
-    const set = await startRedisNodes(3, { image: TEST_REDIS_IMAGE, labels: { 'nestjs-redlock.test-run': run } });
+    const set = await startRedisNodes(3, caseOptions(run));
     sets.push(set);
     await set.nodes[0]!.pause();
     await set.nodes[1]!.kill();
-    expect(await containersLabelled('nestjs-redlock.test-run', run)).toHaveLength(2);
+    expect(await containersLabelled(CASE_LABEL, run)).toHaveLength(2);
 
     const stopped = performance.now();
     await Promise.all([set.stop(), set.stop()]);
     const stopMs = performance.now() - stopped;
     await set.stop();
 
-    expect(await containersLabelled('nestjs-redlock.test-run', run)).toEqual([]);
+    expect(await containersLabelled(CASE_LABEL, run)).toEqual([]);
     expect(set.nodes.map((node) => node.state)).toEqual(['stopped', 'stopped', 'stopped']);
     await expect(set.nodes[2]!.restartEmpty()).rejects.toThrow(/stopped/);
     expect(stopMs).toBeLessThan(10_000);
@@ -187,14 +194,14 @@ describe('startRedisNodes', () => {
 
   it('a node that does not come up in startupTimeout fails the start, and no container is left', async () => {
     const run = randomUUID();
-    const failure = await startRedisNodes(2, { image: TEST_REDIS_IMAGE, startupTimeout: 1, labels: { 'nestjs-redlock.test-run': run } }).catch((error: unknown) => error);
+    const failure = await startRedisNodes(2, caseOptions(run, { startupTimeout: 1 })).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(Error);
     expect((failure as Error).message).toMatch(/startRedisNodes: Redis node \d \(image .+\) did not start/);
-    expect(await containersLabelled('nestjs-redlock.test-run', run)).toEqual([]);
+    expect(await containersLabelled(CASE_LABEL, run)).toEqual([]);
   });
 
   it('an image that is neither here nor pullable fails with its name', async () => {
-    const failure = await startRedisNodes(1, { image: 'nestjs-redlock-test/absent:0' }).catch((error: unknown) => error);
+    const failure = await startRedisNodes(1, { ...TEST_CONTAINER_OPTIONS, image: 'nestjs-redlock-test/absent:0' }).catch((error: unknown) => error);
     expect((failure as Error).message).toMatch(/Redis node 0 \(image nestjs-redlock-test\/absent:0\) did not start/);
   });
 

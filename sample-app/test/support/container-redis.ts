@@ -1,5 +1,5 @@
 import { startRedisNodes, type StartedRedisNodes } from '../../../lib/testing/index.js';
-import { TEST_REDIS_IMAGE } from '../../../test/support/test-redis-image.js';
+import { TEST_CONTAINER_OPTIONS } from '../../../test/support/test-container-options.js';
 
 /**
  * The shop's Redis in containers (nestjs-redlock/testing's startRedisNodes), as a user's own e2e
@@ -13,8 +13,7 @@ export class ContainerRedis {
   ) {}
 
   static async start(lockNodeCount = 3): Promise<ContainerRedis> {
-    const options = { image: TEST_REDIS_IMAGE };
-    const [lock, data] = await Promise.allSettled([startRedisNodes(lockNodeCount, options), startRedisNodes(1, options)]);
+    const [lock, data] = await Promise.allSettled([startRedisNodes(lockNodeCount, TEST_CONTAINER_OPTIONS), startRedisNodes(1, TEST_CONTAINER_OPTIONS)]);
     if (lock.status === 'fulfilled' && data.status === 'fulfilled') return new ContainerRedis(lock.value, data.value);
     // One set may have started: leave no container behind the error.
     await Promise.all([lock, data].map((set) => (set.status === 'fulfilled' ? set.value.stop() : undefined)));
