@@ -13,10 +13,13 @@ import { QuorumUnavailableError, RedlockConfigError, show } from './errors.js';
 import type { LockLostError } from './errors.js';
 import { AmnesiaGuard, newGeneration } from './nodes/amnesia-guard.js';
 import type { NodeOutInfo } from './nodes/amnesia-guard.js';
-import { closeConnection, openConnection, validateNodeSpecs } from './nodes/connections.js';
+import { closeConnection, isRedisConnection, openConnection, validateNodeSpecs } from './nodes/connections.js';
 import type { NodeSpec, OpenedConnection } from './nodes/connections.js';
-import { bootSentinel } from './nodes/guard-scripts.js';
-import { IoredisNode } from './nodes/ioredis-node.js';
+import { ClusterKeyMap, CrossSlotKeys } from './nodes/cluster-keys.js';
+import { bootSentinel, slotBootSentinel } from './nodes/guard-scripts.js';
+import { IoredisNode, isClusterClient } from './nodes/ioredis-node.js';
+import type { BootCheck } from './nodes/ioredis-node.js';
+import type { LockScript } from './nodes/lock-script.js';
 import { NodeSubscriber } from './nodes/node-subscriber.js';
 import { WaitingRoom } from './engine/waiting-room.js';
 import { defaultNodeTimeout, resolveCallSettings, resolveEngineSettings, resolveResources } from './options.js';
@@ -39,6 +42,18 @@ function firstContactOfQuorum(contacts: readonly Promise<unknown>[]): Promise<vo
       });
     }
   });
+}
+
+/**
+ * The key layout of the Cluster voters. Their hash tags decide where keys go, so the prefix must
+ * not bring one of its own: it would put every lock in one slot (one shard does all the work),
+ * and a lone brace would make the tags ours no longer.
+ */
+function clusterKeysOf(keyPrefix: string, guardKeys: readonly string[]): ClusterKeyMap {
+  if (/[{}]/.test(keyPrefix)) {
+    throw new RedlockConfigError('keyPrefix', `must not contain "{" or "}" when a node is a Redis Cluster (the library puts each resource's keys in the resource's hash slot itself), got ${show(keyPrefix)}`);
+  }
+  return new ClusterKeyMap(keyPrefix, guardKeys);
 }
 
 /** Events a Redlock instance emits; none is called 'error', so none can crash the process. */
@@ -86,6 +101,8 @@ export class Redlock extends EventEmitter<RedlockEvents> {
   /** Wake-ups: one pub/sub connection per node (none with wakeUps: false), opened by the first waiter. */
   private readonly subscribers: readonly NodeSubscriber[];
   private readonly waitingRoom: WaitingRoom;
+  /** Some voter is a Redis Cluster: a lock's resources must share a hash slot (cluster-keys.ts). */
+  private readonly clusterKeys: ClusterKeyMap | undefined;
 
   constructor(nodes: readonly NodeSpec[], options?: RedlockOptions) {
     super();
@@ -101,7 +118,22 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       onNodeOut: (info) => this.emit('nodeOut', info),
     });
     const [marker, quarantine, , generation] = this.amnesia.keys;
-    const boot = { sentinel: bootSentinel(keyPrefix), keys: [marker, quarantine, generation], window: () => this.amnesia.window(), newGeneration };
+    const slotSentinels = new Map<number, LockScript>();
+    const boot: BootCheck = {
+      sentinel: bootSentinel(keyPrefix),
+      keys: [marker, quarantine, generation],
+      window: () => this.amnesia.window(),
+      newGeneration,
+      keyPrefix,
+      guardKeys: this.amnesia.keys,
+      slotSentinel: (slot) => {
+        let sentinel = slotSentinels.get(slot);
+        if (!sentinel) slotSentinels.set(slot, (sentinel = slotBootSentinel(keyPrefix, slot)));
+        return sentinel;
+      },
+    };
+    // Before any connection opens: a refused prefix must leave nothing behind.
+    this.clusterKeys = specs.some((spec) => isRedisConnection(spec) && isClusterClient(spec)) ? clusterKeysOf(keyPrefix, this.amnesia.keys) : undefined;
     this.connections = specs.map((spec) => openConnection(spec));
     this.ioredisNodes = this.connections.map(
       (c, index) =>
@@ -243,6 +275,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     if (this.closing) {
       throw new QuorumUnavailableError('this Redlock instance has been quit', []);
     }
+    this.checkOneSlot(resources);
     await this.firstContact;
     this.largestTtl = Math.max(this.largestTtl, call.ttl);
     const { clock, keyPrefix, driftFactor } = this.settings;
@@ -252,6 +285,24 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     );
     if (lock) this.held.add(lock);
     return lock;
+  }
+
+  /**
+   * On a Cluster voter every script runs in one hash slot, so a lock over several resources needs
+   * them in one slot: resources that share a `{hash tag}` (Redis's own rule), as for MULTI. Refused
+   * before any round, as a programming error.
+   */
+  private checkOneSlot(resources: readonly string[]): void {
+    if (!this.clusterKeys || resources.length < 2) return;
+    try {
+      this.clusterKeys.slotOfResources(resources);
+    } catch (error) {
+      if (!(error instanceof CrossSlotKeys)) throw error;
+      throw new RedlockConfigError(
+        'resources',
+        `${resources.join(', ')} fall in different hash slots (${error.slots.join(', ')}) of the Redis Cluster nodes; a lock over several resources needs them in one slot: give them a common {hash tag}, e.g. {order:42}:items and {order:42}:payment`,
+      );
+    }
   }
 
   private lockContext(call: CallSettings): LockContext {

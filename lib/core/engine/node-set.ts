@@ -1,4 +1,6 @@
 import type { AmnesiaGuard } from '../nodes/amnesia-guard.js';
+import { SlotRestarted } from '../nodes/guard-scripts.js';
+import type { NodeStanding } from '../nodes/node-standing.js';
 import type { LockNode } from '../nodes/lock-node.js';
 import type { LockScript } from '../nodes/lock-script.js';
 import type { Primitive, PrimitiveKeys } from '../primitives/primitive.js';
@@ -52,12 +54,18 @@ export class NodeSet {
       try {
         reply = takeReplyOf(await this.inOrder(node, token, () => node.run(primitive.take, scriptKeys, args)), token);
       } catch (error) {
+        if (census && error instanceof SlotRestarted) {
+          // A Cluster voter's slot found on a new server process only after its take ran there.
+          const standing: NodeStanding = { kind: 'quarantined', taken: false, ms: error.ms };
+          census.record(node.index, standing);
+          await this.amnesia.judge(node, standing, census, keys.take);
+        }
         census?.record(node.index, 'failed');
         throw error;
       }
       if (census) {
         census.record(node.index, reply.standing);
-        await this.amnesia.judge(node, reply.standing, census);
+        await this.amnesia.judge(node, reply.standing, census, keys.take);
       }
       return { yes: reply.standing.taken, value: reply, hearAll: reply.detail.kind === 'fence-in-doubt' };
     });

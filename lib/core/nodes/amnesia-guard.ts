@@ -28,6 +28,8 @@ export class NodeOutOfQuorum extends Error {
 export interface NodeOutInfo {
   readonly node: number;
   readonly address: string;
+  /** A Cluster voter: the hash slot that sits out (the voter's other slots still count). */
+  readonly slot?: number;
   readonly reason: string;
   /** ms until its votes count again, when known. */
   readonly countsAgainInMs: number | undefined;
@@ -69,8 +71,8 @@ export class AmnesiaGuard {
    * sentinel), so fence values written before may be told from ones written since.
    */
   readonly keys: readonly [string, string, string, string];
-  /** Nodes currently known to sit out, by index (to report each episode once). */
-  private readonly out: boolean[] = [];
+  /** Nodes (or, on a Cluster voter, slots of a node) currently known to sit out, to report each episode once. */
+  private readonly out = new Set<string>();
   /** This client saw a node of this deployment with a marker: a node without one is amnesiac, not fresh. */
   private deploymentServed = false;
   private largestLeaseSeen = 0;
@@ -82,7 +84,7 @@ export class AmnesiaGuard {
    * This client found the deployment fresh and is marking it. `doneAtRound`: the rounds started
    * when the marking was done; a round started before then may have read a node before its mark.
    */
-  private freshSeal: { sealed: Promise<boolean>; doneAtRound: number | undefined } | undefined;
+  private freshSeal: FreshSeal | undefined;
 
   constructor(private readonly settings: AmnesiaGuardSettings) {
     const { keyPrefix } = settings;
@@ -104,47 +106,52 @@ export class AmnesiaGuard {
   /**
    * Rejects with NodeOutOfQuorum when this node's acquire vote must not count. An unmarked node
    * waits for the round's census when this client knows nothing of the deployment yet.
+   *
+   * `keys`: the take's keys. On a Cluster voter the standing is its slot's (each slot has its
+   * own guard keys: nodes/cluster-keys.ts), so is the seal, and so is the episode reported.
    */
-  async judge(node: LockNode, standing: NodeStanding, census: RoundCensus): Promise<void> {
+  async judge(node: LockNode, standing: NodeStanding, census: RoundCensus, keys: readonly string[] = []): Promise<void> {
     if (!this.enabled) return;
+    const slot = node.slotted?.slotOf(keys);
     if (standing.kind === 'served') {
-      this.noteServed(node.index, standing);
+      this.noteServed(node.index, standing, slot);
       return;
     }
     if (standing.kind === 'quarantined') {
       this.deploymentServed = true;
-      throw this.sitOut(node, standing.ms, 'it restarted or lost its data');
+      throw this.sitOut(node, slot, standing.ms, 'it restarted or lost its data');
     }
     if (this.freshSeal === undefined && !this.deploymentServed) {
       const entries = await census.complete();
       entries.forEach((entry, index) => {
         if (typeof entry !== 'object') return;
-        if (entry.kind === 'served') this.noteServed(index, entry);
+        if (entry.kind === 'served') this.noteServed(index, entry, census.nodes[index]?.slotted?.slotOf(keys));
         if (entry.kind === 'quarantined') this.deploymentServed = true;
       });
       if (this.freshSeal === undefined && !this.deploymentServed) {
         if (!entries.every((e) => typeof e === 'object' && e.kind === 'unmarked')) {
-          throw this.sitOut(node, undefined, 'it has no marker and not every node answered, so a fresh node cannot be told from one that lost its data');
+          throw this.sitOut(node, slot, undefined, 'it has no marker and not every node answered, so a fresh node cannot be told from one that lost its data');
         }
         // A fresh deployment: every node answered and none ever served.
-        const seal: NonNullable<AmnesiaGuard['freshSeal']> = { sealed: this.markFresh(census.nodes), doneAtRound: undefined };
+        const seal = this.markFresh(census.nodes, slot);
         void seal.sealed.then(() => (seal.doneAtRound = this.rounds));
         this.freshSeal = seal;
       }
     }
     // A reply that may have been read before our own fresh marking landed: fresh, once marked.
     if (this.freshSeal !== undefined && (this.freshSeal.doneAtRound === undefined || census.round <= this.freshSeal.doneAtRound)) {
-      if (await this.freshSeal.sealed) return;
-      throw this.sitOut(node, undefined, 'marking the fresh deployment failed on some node');
+      if (await this.freshSeal.sealedIn(slot)) return;
+      throw this.sitOut(node, slot, undefined, 'marking the fresh deployment failed on some node');
     }
     if (this.settings.clock.now() < this.bornUntil) {
       // Another client is marking a fresh deployment: this node is probably next. It does not
       // count until it is marked, but it is not quarantined for what it may never have had.
-      throw this.sitOut(node, undefined, 'it has no marker yet while the deployment is being marked');
+      throw this.sitOut(node, slot, undefined, 'it has no marker yet while the deployment is being marked');
     }
     const window = this.window();
-    await node.run(SEAL, this.keys, [this.settings.ownLargestLease(), window, 0, newGeneration()]);
-    throw this.sitOut(node, window, 'it lost its data (its marker is gone)');
+    // On a Cluster voter the take's first key routes the seal to the take's slot (SEAL ignores it).
+    await node.run(SEAL, slot === undefined ? this.keys : [...this.keys, keys[0]!], [this.settings.ownLargestLease(), window, 0, newGeneration()]);
+    throw this.sitOut(node, slot, window, 'it lost its data (its marker is gone)');
   }
 
   /** A census for the next acquire round (rounds are numbered to order them against marking). */
@@ -155,31 +162,62 @@ export class AmnesiaGuard {
 
   /**
    * Marks every node before any of their votes counts, so that a node without a marker is never
-   * one whose vote already counted. Resolves whether every node was marked.
+   * one whose vote already counted. Resolves whether every node was marked. A Cluster voter is
+   * marked in every hash slot: a slot that later has no marker lost its data (its shard restarted
+   * empty or failed over to an empty replica) even while the voter's other slots kept theirs.
    */
-  private async markFresh(nodes: readonly LockNode[]): Promise<boolean> {
+  private markFresh(nodes: readonly LockNode[], firstSlot: number | undefined): FreshSeal {
     const lease = this.settings.ownLargestLease();
-    const results = await Promise.allSettled(nodes.map((n) => n.run(SEAL, this.keys, [lease, 0, BIRTH_MS, ''])));
-    const marked = results.every((r) => r.status === 'fulfilled');
-    if (marked) this.deploymentServed = true;
-    return marked;
+    const args = [lease, 0, BIRTH_MS, ''];
+    const marks = nodes.map((n) => {
+      if (!n.slotted) {
+        const whole = n.run(SEAL, this.keys, args).then(() => undefined);
+        return { all: whole, slot: () => whole };
+      }
+      return n.slotted.runInEverySlot(SEAL, this.keys, args, firstSlot);
+    });
+    const everyOne = (promises: Promise<void>[]) => Promise.allSettled(promises).then((results) => results.every((r) => r.status === 'fulfilled'));
+    const sealed = everyOne(marks.map((m) => m.all)).then((marked) => {
+      if (marked) this.deploymentServed = true;
+      return marked;
+    });
+    // The slot of the round that found the deployment fresh is marked first (a Cluster voter has 16384).
+    return { sealed, sealedIn: (slot) => (slot === undefined ? sealed : everyOne(marks.map((m) => m.slot(slot)))), doneAtRound: undefined };
   }
 
-  private noteServed(index: number, served: { readonly largestLease: number; readonly birthMs: number }): void {
-    this.out[index] = false;
+  private noteServed(index: number, served: { readonly largestLease: number; readonly birthMs: number }, slot: number | undefined): void {
+    this.out.delete(episodeOf(index, slot));
     this.deploymentServed = true;
     if (served.largestLease > this.largestLeaseSeen) this.largestLeaseSeen = served.largestLease;
     if (served.birthMs > 0) this.bornUntil = Math.max(this.bornUntil, this.settings.clock.now() + served.birthMs);
   }
 
-  private sitOut(node: LockNode, countsAgainInMs: number | undefined, reason: string): NodeOutOfQuorum {
-    if (!this.out[node.index]) {
-      this.out[node.index] = true;
-      this.settings.onNodeOut({ node: node.index, address: node.address, reason, countsAgainInMs });
+  private sitOut(node: LockNode, slot: number | undefined, countsAgainInMs: number | undefined, reason: string): NodeOutOfQuorum {
+    const episode = episodeOf(node.index, slot);
+    const where = slot === undefined ? '' : ` (hash slot ${slot})`;
+    if (!this.out.has(episode)) {
+      this.out.add(episode);
+      this.settings.onNodeOut({ node: node.index, address: node.address, ...(slot === undefined ? {} : { slot }), reason: reason + where, countsAgainInMs });
     }
     const when = countsAgainInMs === undefined ? '' : `; its votes count again in ${Math.ceil(countsAgainInMs)} ms`;
-    return new NodeOutOfQuorum(`node sits out of the quorum: ${reason}${when}`, countsAgainInMs);
+    return new NodeOutOfQuorum(`node sits out of the quorum${where}: ${reason}${when}`, countsAgainInMs);
   }
+}
+
+function episodeOf(node: number, slot: number | undefined): string {
+  return slot === undefined ? String(node) : `${node}/${slot}`;
+}
+
+/**
+ * This client found the deployment fresh and is marking it. `doneAtRound`: the rounds started
+ * when the marking was done; a round started before then may have read a node before its mark.
+ */
+interface FreshSeal {
+  /** Whether every node was marked (in every slot, on a Cluster voter). */
+  readonly sealed: Promise<boolean>;
+  /** Whether every node was marked in this slot (a plain node: at all): a vote in that slot may count. */
+  readonly sealedIn: (slot: number | undefined) => Promise<boolean>;
+  doneAtRound: number | undefined;
 }
 
 /** A new generation id for a node found to have lost data ('r' = rotated; the first one is ''). */

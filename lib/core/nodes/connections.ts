@@ -99,10 +99,18 @@ function checkNodeSpec(spec: unknown, field: string): void {
 
 function addressOfOptions(o: RedisOptions): string {
   if (o.path) return o.path;
+  // A Sentinel-managed master: the address changes with each failover, the group's name does not.
+  if (o.sentinels && o.sentinels.length > 0) return `sentinel master ${o.name ?? 'mymaster'}`;
   return `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
 }
 
 function addressOfClient(client: RedisConnection): string {
+  if ((client as { isCluster?: boolean }).isCluster === true) {
+    // A Cluster voter is named by the nodes it was started from (credentials are never in them as host:port).
+    const startup = (client as unknown as { startupNodes?: unknown[] }).startupNodes ?? [];
+    const first = startup.map((n) => (typeof n === 'object' && n !== null && 'port' in n ? `${String((n as { host?: string }).host ?? '127.0.0.1')}:${String((n as { port: unknown }).port)}` : typeof n === 'number' ? `127.0.0.1:${n}` : undefined)).find((a) => a !== undefined);
+    return first ? `cluster ${first}` : 'cluster';
+  }
   const options = (client as Redis).options as RedisOptions | undefined;
   if (options && (options.host || options.port)) return addressOfOptions(options);
   return client.constructor?.name === 'Cluster' ? 'cluster' : 'client';

@@ -51,3 +51,45 @@ redis.call('SET', KEYS[3], ARGV[3])
 return window`,
   );
 }
+
+/**
+ * Rule 15 on a Cluster voter: the boot sentinel of one hash slot. A shard's server process holds
+ * thousands of slots, and a script can only touch the keys of one, so one sentinel per process
+ * cannot quarantine them all at once: each slot has its own sentinel (its number in the first
+ * line gives it its own SHA), which works as bootSentinel above over that slot's guard keys
+ * (cluster-keys.ts). A take on a Cluster voter asks its slot's sentinel in the same pipeline
+ * (ioredis-node.ts), so the slots of a shard that restarted, or of the replica promoted in its
+ * place, are each quarantined before a vote from them counts. Cached per server process: at
+ * most one small script per slot that was ever locked (all of them once a fresh deployment was
+ * marked).
+ */
+export function slotBootSentinel(keyPrefix: string, slot: number): LockScript {
+  return lockScript(
+    'slot-boot-sentinel',
+    `-- nestjs-redlock slot boot sentinel v1, slot ${slot}, key prefix ${Buffer.from(keyPrefix, 'utf8').toString('hex')}
+if ARGV[1] ~= '1' then return 0 end
+local recorded = tonumber(redis.call('GET', KEYS[1]))
+if not recorded then return 0 end
+local window = math.max(recorded, tonumber(ARGV[2]))
+if redis.call('PTTL', KEYS[2]) < window then
+  redis.call('SET', KEYS[2], 'restarted', 'PX', window)
+end
+redis.call('SET', KEYS[3], ARGV[3])
+return window`,
+  );
+}
+
+/**
+ * A Cluster voter's take met a slot whose boot sentinel was not cached, and the sentinel then
+ * quarantined the slot: the take's reply, read before that, must not count (node-set.ts judges
+ * it as quarantined for `ms`).
+ */
+export class SlotRestarted extends Error {
+  constructor(
+    readonly slot: number,
+    readonly ms: number,
+  ) {
+    super(`hash slot ${slot} is served by a new server process (a restart or a failover): its votes stay out for ${ms} ms`);
+    this.name = 'SlotRestarted';
+  }
+}

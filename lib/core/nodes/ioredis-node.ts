@@ -1,5 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { LockNode } from './lock-node.js';
+import { ClusterKeyMap } from './cluster-keys.js';
+import { SlotRestarted } from './guard-scripts.js';
+import { HASH_SLOTS } from './hash-slots.js';
+import type { LockNode, SlottedVoter } from './lock-node.js';
 import type { LockScript } from './lock-script.js';
 
 export type RedisConnection = Redis | Cluster;
@@ -7,6 +10,9 @@ export type RedisConnection = Redis | Cluster;
 export type NodeHealth = 'up' | 'down';
 
 const FIRST_CONTACT_MS = 2_000;
+
+/** Slots of a Cluster voter marked at once when a fresh deployment is marked (ioredisNode.runInEverySlot). */
+const MARK_BATCH = 64;
 
 /** Calls in a row that a node left unanswered before it counts as down (and is no longer waited on). */
 const UNRESPONSIVE_AFTER_TIMEOUTS = 3;
@@ -40,6 +46,16 @@ export interface BootCheck {
   readonly newGeneration: () => string;
   /** The least time a restarted node stays out, ms (the sentinel uses the lease it recorded, if longer). */
   readonly window: () => number;
+  /** For a Cluster voter: the key prefix and all four guard keys, as a plain node names them (cluster-keys.ts). */
+  readonly keyPrefix: string;
+  readonly guardKeys: readonly string[];
+  /** For a Cluster voter: the boot sentinel of one hash slot (guard-scripts.ts). */
+  readonly slotSentinel: (slot: number) => LockScript;
+}
+
+/** Whether a client is an ioredis Cluster (one voter made of shards). */
+export function isClusterClient(client: RedisConnection): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
 }
 
 /**
@@ -65,6 +81,12 @@ export class IoredisNode implements LockNode {
    * acquire waits for it, so setting up a connection is not charged to the per-node timeout.
    */
   readonly firstContact: Promise<void>;
+  /** A Cluster voter: how it lays out keys in slots (undefined for a plain node). */
+  private readonly keyMap: ClusterKeyMap | undefined;
+  /** A Cluster voter's hash slots, which rule 15 guards one by one (undefined for a plain node). */
+  readonly slotted: SlottedVoter | undefined;
+  /** A Cluster voter: the slot boot checks under way, by slot. */
+  private readonly checkingSlots = new Map<number, Promise<number>>();
 
   constructor(
     readonly index: number,
@@ -87,6 +109,12 @@ export class IoredisNode implements LockNode {
       client.off('ready', onReady);
     };
     this.firstContact = firstContactOf(client);
+    const keyMap = isClusterClient(client) ? new ClusterKeyMap(boot.keyPrefix, boot.guardKeys) : undefined;
+    this.keyMap = keyMap;
+    this.slotted = keyMap && {
+      slotOf: (keys) => keyMap.map(keys).slot,
+      runInEverySlot: (script, keys, args, first) => this.runInEverySlot(keyMap, script, keys, args, first),
+    };
   }
 
   async run(script: LockScript, keys: readonly string[], args: readonly (string | number)[], mustReach = false): Promise<unknown> {
@@ -94,6 +122,7 @@ export class IoredisNode implements LockNode {
     if (status === 'reconnecting' || status === 'end' || status === 'close') {
       throw new Error(`node ${this.address} is not connected (${status})`);
     }
+    if (this.keyMap) return this.runInSlot(script, this.keyMap.map(keys), keys, args);
     if (this.unresponsive) {
       // Behind whatever is stuck on the connection: an attempt that did reach the node is given up too.
       if (mustReach) this.client.evalsha(script.sha, keys.length, ...keys, ...args).catch(() => undefined);
@@ -117,6 +146,8 @@ export class IoredisNode implements LockNode {
    * in flight meanwhile, so its answer (or any late reply) brings the node back.
    */
   noteTimeout(ms: number): void {
+    // A Cluster's calls go to the shard of their slot: one hung shard must not fail the others' at once.
+    if (this.keyMap) return;
     this.timeoutsInARow += 1;
     if (this.unresponsive || this.timeoutsInARow < UNRESPONSIVE_AFTER_TIMEOUTS) return;
     this.unresponsive = true;
@@ -154,6 +185,104 @@ export class IoredisNode implements LockNode {
       this.checkingBoot = undefined;
     });
     return this.checkingBoot;
+  }
+
+  /**
+   * A call on a Cluster voter, every key in one slot. A call that reads the slot's standing (a
+   * take: its keys hold the quarantine key) asks the slot's boot sentinel first, in the same
+   * pipeline: a new server process (a restarted shard, a promoted replica) has an empty script
+   * cache, and its slot must be quarantined before a vote from it counts, even when another
+   * client already loaded our take script there. Other calls ask it on NOSCRIPT, as a plain node does.
+   */
+  private async runInSlot(script: LockScript, slotted: { keys: string[]; slot: number }, plainKeys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const { keys, slot } = slotted;
+    const client = this.client as Cluster;
+    if (!plainKeys.includes(this.boot.keys[1]!)) {
+      try {
+        return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        await this.checkSlotBoot(slot);
+        return await client.eval(script.source, keys.length, ...keys, ...args);
+      }
+    }
+    const sentinel = this.boot.slotSentinel(slot);
+    const sentinelKeys = this.slotGuardKeys(slot);
+    const replies = await client
+      .pipeline()
+      .evalsha(sentinel.sha, sentinelKeys.length, ...sentinelKeys, '0', this.boot.window(), '')
+      .evalsha(script.sha, keys.length, ...keys, ...args)
+      .exec();
+    if (!replies || replies.length !== 2) throw new Error(`node ${this.address} answered a pipeline of 2 with ${replies?.length ?? 'nothing'}`);
+    const [[probeError], [error, reply]] = replies as [[Error | null, unknown], [Error | null, unknown]];
+    if (probeError) {
+      if (!isNoScript(probeError)) throw probeError;
+      const window = await this.checkSlotBoot(slot);
+      if (window > 0) throw new SlotRestarted(slot, window);
+    }
+    if (!error) return reply;
+    if (!isNoScript(error)) throw error;
+    return await client.eval(script.source, keys.length, ...keys, ...args);
+  }
+
+  /**
+   * Rule 15 for one slot of a Cluster voter, as checkBoot for a node: NOSCRIPT for the slot's
+   * sentinel means no client ran it on this server process, which then quarantines the slot if
+   * it kept a marker. Resolves how long the slot stays out (0: not quarantined by this check).
+   */
+  private checkSlotBoot(slot: number): Promise<number> {
+    let checking = this.checkingSlots.get(slot);
+    if (checking) return checking;
+    const client = this.client as Cluster;
+    const sentinel = this.boot.slotSentinel(slot);
+    const keys = this.slotGuardKeys(slot);
+    checking = (async () => {
+      try {
+        await client.evalsha(sentinel.sha, keys.length, ...keys, '0', this.boot.window(), '');
+        return 0;
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        return Number(await client.eval(sentinel.source, keys.length, ...keys, '1', this.boot.window(), this.boot.newGeneration()));
+      }
+    })().finally(() => this.checkingSlots.delete(slot));
+    this.checkingSlots.set(slot, checking);
+    return checking;
+  }
+
+  /** The marker, quarantine and generation keys of one slot (the boot sentinel's keys). */
+  private slotGuardKeys(slot: number): string[] {
+    return this.keyMap!.map(this.boot.keys, slot).keys;
+  }
+
+  /**
+   * A Cluster voter: run a guard script once in every hash slot (marking a fresh deployment,
+   * amnesia-guard.ts), each slot's boot sentinel first so that the marks are never taken for
+   * data a new process restored. Thousands of calls, sent without waiting for each other (ioredis
+   * writes them out back to back on each shard's connection), `first` ahead of them; once per deployment.
+   */
+  private runInEverySlot(slots: ClusterKeyMap, script: LockScript, keys: readonly string[], args: readonly (string | number)[], first?: number): { all: Promise<void>; slot(slot: number): Promise<void> } {
+    const client = this.client as Cluster;
+    const markSlot = async (slot: number) => {
+      await this.checkSlotBoot(slot);
+      const slotKeys = slots.map(keys, slot).keys;
+      try {
+        await client.evalsha(script.sha, slotKeys.length, ...slotKeys, ...args);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        await client.eval(script.source, slotKeys.length, ...slotKeys, ...args);
+      }
+    };
+    // Slots are marked in batches, so that a slot some round waits for can go ahead of the queue.
+    const marked = new Array<Promise<void> | undefined>(HASH_SLOTS).fill(undefined);
+    const start = (slot: number) => (marked[slot] ??= markSlot(slot));
+    const all = (async () => {
+      if (first !== undefined) await start(first);
+      for (let from = 0; from < HASH_SLOTS; from += MARK_BATCH) {
+        await Promise.all(Array.from({ length: Math.min(MARK_BATCH, HASH_SLOTS - from) }, (_, i) => start(from + i)));
+      }
+    })();
+    all.catch(() => undefined); // each slot's own promise reports to whoever waits on it
+    return { all, slot: start };
   }
 
   private setHealth(health: NodeHealth, error?: Error): void {

@@ -15,6 +15,19 @@ export interface LockNode {
    * to a node that is not answering, to run when it can, while the caller is answered at once.
    */
   run(script: LockScript, keys: readonly string[], args: readonly (string | number)[], mustReach?: boolean): Promise<unknown>;
+  /** A Cluster voter: rule 15 guards each of its hash slots apart. Absent on a plain node. */
+  readonly slotted?: SlottedVoter | undefined;
   /** A round gave up waiting for this node's reply after `ms` (a node that keeps timing out is reported down). */
   noteTimeout?(ms: number): void;
+}
+
+/** A voter made of shards (an ioredis Cluster): each call runs in one hash slot. */
+export interface SlottedVoter {
+  /** The hash slot a call over these keys (as a plain node names them) runs in. */
+  slotOf(keys: readonly string[]): number;
+  /**
+   * Run a guard script once in every hash slot (marking a fresh deployment), `first` before the
+   * others: `all` settles when every slot did, `slot(s)` when slot s did (each rejects on failure).
+   */
+  runInEverySlot(script: LockScript, keys: readonly string[], args: readonly (string | number)[], first?: number): { readonly all: Promise<void>; slot(slot: number): Promise<void> };
 }
