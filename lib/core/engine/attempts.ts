@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { LockAbortedError, LockBusyError, QuorumUnavailableError, RedlockConfigError } from '../errors.js';
 import type { CallSettings } from '../options.js';
 import type { Primitive, PrimitiveKeys } from '../primitives/primitive.js';
@@ -9,13 +8,11 @@ import type { FenceBook } from './fencing.js';
 import { LockHandle } from './held-lease.js';
 import type { LockContext } from './held-lease.js';
 import { leaseStep } from './lease.js';
+import { newOwnerToken } from './owner-token.js';
 import type { NodeSet } from './node-set.js';
 import type { RoundOutcome } from './round.js';
 import { describeNodeErrors, freeOnQuorumIn, quorumReturnsIn } from './verdict.js';
 import type { Waiter, WaitingRoom } from './waiting-room.js';
-
-/** Bytes of the owner token (rule 1: at least 128 bits from a CSPRNG). */
-const TOKEN_BYTES = 16;
 
 /**
  * A waiter that hears releases still looks again this often (ms, plus jitter): an expiry, or a
@@ -82,7 +79,7 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
   let ticket = 0;
   const entryMs = fair ? fairPlaceMs(call) : 0;
   const keys = primitive.keysFor(keyPrefix, resources);
-  const token = randomBytes(TOKEN_BYTES).toString('hex');
+  const token = newOwnerToken();
   const startedAt = clock.now();
   const giveUpAt = startedAt + (once ? 0 : call.wait);
   let attempts = 0;

@@ -26,7 +26,10 @@ export interface LeaseWatchHooks {
  * renewed, and the loss, reported once.
  */
 export class LeaseWatch {
-  private readonly controller = new AbortController();
+  /** Made when someone first asks for the signal: most locks are released without anyone looking. */
+  private controller: AbortController | undefined;
+  /** Why the lease was lost, once it was. */
+  private lost: LockLostError | undefined;
   private warningTimer: Timer | undefined;
 
   constructor(
@@ -45,13 +48,17 @@ export class LeaseWatch {
 
   get signal(): AbortSignal {
     this.noticeExpiry();
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.lost) this.controller.abort(this.lost);
+    }
     return this.controller.signal;
   }
 
   /** ms of validity left now (0 once expired, lost or released). */
   remaining(): number {
     this.noticeExpiry();
-    if (this.hooks.isReleasing() || this.controller.signal.aborted) return 0;
+    if (this.hooks.isReleasing() || this.lost) return 0;
     return Math.max(0, this.deadline - this.clock.now());
   }
 
@@ -69,11 +76,12 @@ export class LeaseWatch {
 
   /** Abort the signal at once, with the reason, and report it once. */
   lose(reason: string): LockLostError {
-    if (this.controller.signal.aborted) return this.controller.signal.reason as LockLostError;
+    if (this.lost) return this.lost;
     const error = new LockLostError(this.resources, reason);
+    this.lost = error;
     this.stop();
     this.hooks.stopExtension();
-    this.controller.abort(error);
+    this.controller?.abort(error);
     this.hooks.onLost(error);
     return error;
   }
@@ -84,7 +92,7 @@ export class LeaseWatch {
    * holder's own) must already see the signal aborted, not just remaining = 0.
    */
   noticeExpiry(): void {
-    if (this.hooks.isReleasing() || this.controller.signal.aborted) return;
+    if (this.hooks.isReleasing() || this.lost) return;
     if (this.clock.now() >= this.deadline - expiryWarningMargin(this.ttl)) {
       this.lose('its validity is about to end and no extension succeeded');
     }

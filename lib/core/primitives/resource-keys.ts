@@ -26,14 +26,14 @@ export interface ResourceKeys {
 
 export function resourceKeys(keyPrefix: string, resource: string): ResourceKeys {
   return {
-    lock: keyPrefix + resource,
-    shared: libraryKey(keyPrefix, `shared:${resource}`),
-    kind: libraryKey(keyPrefix, `kind:${resource}`),
-    writerWaiting: libraryKey(keyPrefix, `writer-waiting:${resource}`),
-    fence: libraryKey(keyPrefix, `fence:${resource}`),
-    queue: libraryKey(keyPrefix, `queue:${resource}`),
-    queueDeadline: libraryKey(keyPrefix, `queue-deadline:${resource}`),
-    queueTicket: libraryKey(keyPrefix, `queue-ticket:${resource}`),
+    lock: keyOf(keyPrefix, resource, 'lock'),
+    shared: keyOf(keyPrefix, resource, 'shared'),
+    kind: keyOf(keyPrefix, resource, 'kind'),
+    writerWaiting: keyOf(keyPrefix, resource, 'writerWaiting'),
+    fence: keyOf(keyPrefix, resource, 'fence'),
+    queue: keyOf(keyPrefix, resource, 'queue'),
+    queueDeadline: keyOf(keyPrefix, resource, 'queueDeadline'),
+    queueTicket: keyOf(keyPrefix, resource, 'queueTicket'),
   };
 }
 
@@ -49,8 +49,25 @@ export function wakeChannels(keyPrefix: string, resources: readonly string[]): s
   return resources.map((resource) => wakeChannel(keyPrefix, resource));
 }
 
+/** The key of one role of one resource (what resourceKeys(...)[role] is, without building the rest). */
+function keyOf(keyPrefix: string, resource: string, role: keyof ResourceKeys): string {
+  return role === 'lock' ? keyPrefix + resource : libraryKey(keyPrefix, `${ROLE_NAMES[role]}:${resource}`);
+}
+
+/** The name of each library record in its key (`lock` is the resource name itself). */
+const ROLE_NAMES: Record<Exclude<keyof ResourceKeys, 'lock'>, string> = {
+  shared: 'shared',
+  kind: 'kind',
+  writerWaiting: 'writer-waiting',
+  fence: 'fence',
+  queue: 'queue',
+  queueDeadline: 'queue-deadline',
+  queueTicket: 'queue-ticket',
+};
+
 /** The keys of every resource, grouped by role: all locks, then all shared sets, and so on. */
 export function keysByRole(keyPrefix: string, resources: readonly string[], roles: readonly (keyof ResourceKeys)[]): string[] {
-  const all = resources.map((r) => resourceKeys(keyPrefix, r));
-  return roles.flatMap((role) => all.map((keys) => keys[role]));
+  const keys: string[] = [];
+  for (const role of roles) for (const resource of resources) keys.push(keyOf(keyPrefix, resource, role));
+  return keys;
 }
