@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { awaitPong } from './await-pong.js';
+import { freeHostPort } from './free-host-port.js';
 import type { TestcontainersModule } from './load-testcontainers.js';
 import type { RedisNodesSettings } from './redis-container-options.js';
 
@@ -38,7 +39,9 @@ const REDIS_PORT = 6379;
 // A node without persistence (restartEmpty must come back empty), reachable through the port
 // mapping from outside the container (protected mode refuses any client but loopback).
 const REDIS_COMMAND = ['redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
-// The port a killed container held can stay taken for a moment after its removal.
+const FREE_PORT_ATTEMPTS = 5;
+// The port a killed container held can stay taken for a moment after its removal (a client's
+// connection attempt on it, say).
 const SAME_PORT_ATTEMPTS = 20;
 const SAME_PORT_RETRY_MS = 100;
 
@@ -67,10 +70,16 @@ export class ContainerRedisNode implements StartedRedisNode {
     this.current = launched;
   }
 
-  /** The first container gets a port from Docker; later ones ask for that same port. */
+  /** On a free port (another one if it was taken meanwhile), which its later containers ask for again. */
   static async start(index: number, tc: TestcontainersModule, settings: RedisNodesSettings): Promise<ContainerRedisNode> {
-    const launched = await launch(index, tc, settings, undefined);
-    return new ContainerRedisNode(index, launched.host, launched.port, tc, settings, launched);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const launched = await launch(index, tc, settings, await freeHostPort());
+        return new ContainerRedisNode(index, launched.host, launched.port, tc, settings, launched);
+      } catch (error) {
+        if (!isPortTaken(error) || attempt >= FREE_PORT_ATTEMPTS) throw error;
+      }
+    }
   }
 
   get url(): string {
@@ -157,7 +166,7 @@ export class ContainerRedisNode implements StartedRedisNode {
  * One container: created under a name of our own, so that whatever fails after the create
  * (a taken port, no answer), the container can still be found and removed.
  */
-async function launch(index: number, tc: TestcontainersModule, settings: RedisNodesSettings, hostPort: number | undefined): Promise<Launched> {
+async function launch(index: number, tc: TestcontainersModule, settings: RedisNodesSettings, hostPort: number): Promise<Launched> {
   const name = `nestjs-redlock-node${index}-${randomUUID().slice(0, 8)}`;
   const started = performance.now();
   try {
@@ -165,7 +174,7 @@ async function launch(index: number, tc: TestcontainersModule, settings: RedisNo
       .withName(name)
       .withLabels({ ...settings.labels, [CONTAINER_LABEL]: 'redis-node' })
       .withCommand(REDIS_COMMAND)
-      .withExposedPorts(hostPort === undefined ? REDIS_PORT : { container: REDIS_PORT, host: hostPort })
+      .withExposedPorts({ container: REDIS_PORT, host: hostPort })
       .withWaitStrategy(tc.Wait.forLogMessage(/Ready to accept connections/))
       .withStartupTimeout(settings.startupTimeoutMs)
       .start();
@@ -207,12 +216,11 @@ function isPortTaken(error: unknown): boolean {
   return /port is already allocated|address already in use/i.test(text);
 }
 
-function explain(error: unknown, index: number, image: string, hostPort: number | undefined): Error {
+function explain(error: unknown, index: number, image: string, hostPort: number): Error {
   const message = error instanceof Error ? error.message : String(error);
   const hints: string[] = [];
   if (/ryuk/i.test(message)) hints.push('Ryuk (testcontainers\' reaper image) could not start: set TESTCONTAINERS_RYUK_DISABLED=true where it cannot be pulled, and call stop()');
   if (/pull|manifest|not found|no such image|registry|dial tcp|lookup/i.test(message)) hints.push(`is the image "${image}" on this machine, or can it be pulled? Pass another with options.image`);
   if (/could not find a working container runtime|connect ENOENT|ECONNREFUSED.*docker|docker\.sock/i.test(message)) hints.push('no Docker engine answers (is dockerd running? DOCKER_HOST?)');
-  const where = hostPort === undefined ? '' : ` on port ${hostPort}`;
-  return new Error(`startRedisNodes: Redis node ${index} (image ${image})${where} did not start: ${message}${hints.length ? ` (${hints.join('; ')})` : ''}`, { cause: error });
+  return new Error(`startRedisNodes: Redis node ${index} (image ${image}) on port ${hostPort} did not start: ${message}${hints.length ? ` (${hints.join('; ')})` : ''}`, { cause: error });
 }

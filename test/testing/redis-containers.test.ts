@@ -140,6 +140,23 @@ describe('startRedisNodes', () => {
     expect(restartMs).toBeLessThan(10_000);
   });
 
+  it('each node is published on one port, for IPv4 and IPv6 alike, so that restartEmpty() can always have it back', async () => {
+    // Docker 20.10 numbers a dynamic port's IPv4 and IPv6 mappings apart, and one node's IPv6
+    // mapping can sit on another's IPv4 port: that node could then not come back on its port.
+    const set = await nodes(3);
+    const ports = set.nodes.map((node) => node.port);
+    const watchers = set.nodes.map((node) => client(node));
+    for (const node of set.nodes) {
+      const { stdout } = await docker('docker', ['port', node.containerId!, '6379']);
+      const published = stdout.split('\n').filter((line) => line !== '').map((line) => Number(line.slice(line.lastIndexOf(':') + 1)));
+      expect(published.length).toBeGreaterThan(0);
+      expect(new Set(published)).toEqual(new Set([node.port]));
+    }
+    for (const node of set.nodes) await node.restartEmpty(); // one at a time, the others running
+    expect(set.nodes.map((node) => node.port)).toEqual(ports);
+    expect(await Promise.all(watchers.map((watcher) => watcher.ping()))).toEqual(['PONG', 'PONG', 'PONG']);
+  });
+
   it('restartEmpty() after kill() brings the node back on its port', async () => {
     const set = await nodes(1);
     const port = set.nodes[0]!.port;
@@ -196,13 +213,13 @@ describe('startRedisNodes', () => {
     const run = randomUUID();
     const failure = await startRedisNodes(2, caseOptions(run, { startupTimeout: 1 })).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(Error);
-    expect((failure as Error).message).toMatch(/startRedisNodes: Redis node \d \(image .+\) did not start/);
+    expect((failure as Error).message).toMatch(/startRedisNodes: Redis node \d \(image .+\) on port \d+ did not start/);
     expect(await containersLabelled(CASE_LABEL, run)).toEqual([]);
   });
 
   it('an image that is neither here nor pullable fails with its name', async () => {
     const failure = await startRedisNodes(1, { ...TEST_CONTAINER_OPTIONS, image: 'nestjs-redlock-test/absent:0' }).catch((error: unknown) => error);
-    expect((failure as Error).message).toMatch(/Redis node 0 \(image nestjs-redlock-test\/absent:0\) did not start/);
+    expect((failure as Error).message).toMatch(/Redis node 0 \(image nestjs-redlock-test\/absent:0\) on port \d+ did not start/);
   });
 
   it('bad arguments reject with RedlockConfigError naming the field, before touching Docker', async () => {
