@@ -218,9 +218,8 @@ function isPortTaken(error: unknown): boolean {
 
 function explain(error: unknown, index: number, image: string, hostPort: number): Error {
   const message = error instanceof Error ? error.message : String(error);
-  const hints: string[] = [];
-  if (/ryuk/i.test(message)) hints.push('Ryuk (testcontainers\' reaper image) could not start: set TESTCONTAINERS_RYUK_DISABLED=true where it cannot be pulled, and call stop()');
-  if (/pull|manifest|not found|no such image|registry|dial tcp|lookup/i.test(message)) hints.push(`is the image "${image}" on this machine, or can it be pulled? Pass another with options.image`);
-  if (/could not find a working container runtime|connect ENOENT|ECONNREFUSED.*docker|docker\.sock/i.test(message)) hints.push('no Docker engine answers (is dockerd running? DOCKER_HOST?)');
-  return new Error(`startRedisNodes: Redis node ${index} (image ${image}) on port ${hostPort} did not start: ${message}${hints.length ? ` (${hints.join('; ')})` : ''}`, { cause: error });
+  const hint = /pull|manifest|not found|no such image|registry|dial tcp|lookup/i.test(message)
+    ? ` (is the image "${image}" on this machine, or can it be pulled? Pass another with options.image)`
+    : '';
+  return new Error(`startRedisNodes: Redis node ${index} (image ${image}) on port ${hostPort} did not start: ${message}${hint}`, { cause: error });
 }

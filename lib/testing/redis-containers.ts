@@ -1,3 +1,4 @@
+import { checkContainerRuntime } from './container-runtime-check.js';
 import { loadTestcontainers } from './load-testcontainers.js';
 import { ContainerRedisNode, type StartedRedisNode } from './redis-container-node.js';
 import { resolveRedisNodesSettings, type StartRedisNodesOptions } from './redis-container-options.js';
@@ -24,6 +25,7 @@ export interface StartedRedisNodes extends AsyncDisposable {
 export async function startRedisNodes(count: number, options?: StartRedisNodesOptions): Promise<StartedRedisNodes> {
   const settings = resolveRedisNodesSettings(count, options);
   const tc = await loadTestcontainers();
+  await checkContainerRuntime(tc);
   const started = await Promise.allSettled(Array.from({ length: settings.count }, (_, index) => ContainerRedisNode.start(index, tc, settings)));
   const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failure = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
