@@ -7,6 +7,9 @@
  *          its own rotating keys (no contention: this measures the engine, not the back-off).
  * Phase 2: `--holds` locks held at once with auto-extension (ttl `--ttl`, held `--hold-ms`
  *          after the last one was acquired), none may be lost; then all are released.
+ * Phase 3: `--waiters` acquires arriving at once on 4 keys (2 of them fair), each holding 1 ms:
+ *          everyone is served through wake-ups; afterwards no wake channel is still subscribed,
+ *          and after quit() every node has exactly the connections it had before the instance.
  * Between phases: heap after forced GC, the engine's pending timers (counting clock), ref'd
  * timers, with --track-timers every live Timeout (unref'd ones too), listener counts on the
  * ioredis clients and the instance's held-lock set. Event-loop delay is sampled during each phase.
@@ -44,6 +47,7 @@ const USAGE = `Usage: node --expose-gc --import ./tools/ts-register.mjs soak/loa
   --cycles N           phase-1 acquire/release cycles (100000)
   --concurrency N      parallel loops in phase 1 and for the acquires/releases of phase 2 (100)
   --holds N            locks held at once in phase 2 (10000)
+  --waiters N          phase-3 waiters arriving at once on 4 keys, half of them fair (256)
   --ttl MS             phase-2 lease (3000): auto-extension every ttl/3
   --hold-ms MS         how long all phase-2 locks are held (10000)
   --warmup N           warm-up cycles before the baseline (5000)
@@ -69,6 +73,7 @@ function parseOptions() {
         cycles: { type: 'string', default: '100000' },
         concurrency: { type: 'string', default: '100' },
         holds: { type: 'string', default: '10000' },
+        waiters: { type: 'string', default: '256' },
         ttl: { type: 'string', default: '3000' },
         'hold-ms': { type: 'string', default: '10000' },
         warmup: { type: 'string', default: '5000' },
@@ -111,6 +116,7 @@ const config = {
   cycles: positive('cycles', args.cycles, true),
   concurrency: positive('concurrency', args.concurrency),
   holds: positive('holds', args.holds, true),
+  waiters: positive('waiters', args.waiters, true),
   ttl: positive('ttl', args.ttl),
   holdMs: positive('hold-ms', args['hold-ms'], true),
   warmup: positive('warmup', args.warmup, true),
@@ -256,6 +262,12 @@ async function main(): Promise<number> {
   const specs = config.autoPipelining
     ? addresses.map((a) => ({ ...a, enableAutoPipelining: true }))
     : addresses.map((a) => `redis://${a.host}:${a.port}`);
+  // The nodes' own view of us: connections and subscribed channels, asked on one admin client each.
+  const admins = cluster.nodes.map((n) => n.client());
+  // CLIENT LIST: one line per connection, the admin's own among them.
+  const connectionsOnNodes = () => Promise.all(admins.map(async (a) => String(await a.client('LIST')).trim().split('\n').length - 1));
+  const wakeChannelsOnNodes = () => Promise.all(admins.map(async (a) => (await a.pubsub('CHANNELS', '*wake*')).length));
+  const connectionsBefore = await connectionsOnNodes();
   const clock = countingClock(config.deferredTimeouts ? deferredClock() : undefined);
   const redlock = new Redlock(specs, { clock });
   const clients = redlock.clients;
@@ -486,6 +498,53 @@ async function main(): Promise<number> {
   held = [];
   const afterP2 = await snapshot('After phase 2 (all released)');
 
+  // --- phase 3: waiters on a few keys, woken by releases (one subscriber connection per node) ---
+  const waiterLat = new Float64Array(config.waiters);
+  let served = 0;
+  let peakConnections = connectionsBefore.map(() => 0);
+  let peakChannels = connectionsBefore.map(() => 0);
+  const sampling = (async () => {
+    // Sampled while the waiters wait: what the nodes see of this instance at its busiest.
+    for (let i = 0; i < 20 && served < config.waiters; i++) {
+      const [conns, chans] = await Promise.all([connectionsOnNodes(), wakeChannelsOnNodes()]);
+      peakConnections = peakConnections.map((p, n) => Math.max(p, conns[n]!));
+      peakChannels = peakChannels.map((p, n) => Math.max(p, chans[n]!));
+      await sleep(50);
+    }
+  })();
+  probe.start();
+  const waitersStarted = stopwatch();
+  await Promise.all(
+    Array.from({ length: config.waiters }, async (_, i) => {
+      const key = `p3:${i % 4}`;
+      const t0 = performance.now();
+      try {
+        const lock = await redlock.acquire(key, { ttl: 10_000, wait: 60_000, fair: i % 4 < 2 });
+        waiterLat[i] = performance.now() - t0;
+        await sleep(1);
+        const result = await lock.release();
+        if (result.released) served += 1;
+        else errors.add(new Error(`release reached ${result.nodes} nodes`));
+      } catch (error) {
+        errors.add(error, key);
+      }
+    }),
+  );
+  const waitersTime = waitersStarted();
+  const waitersDelay = probe.stop();
+  await sampling;
+  await sleep(100); // the last waiter's UNSUBSCRIBE reaches the nodes
+  const channelsAfterP3 = await wakeChannelsOnNodes();
+  phases.push({
+    phase: `3: ${int(config.waiters)} waiters at once on 4 keys (2 fair), 1 ms each`,
+    ops: served,
+    time: waitersTime,
+    latency: `wait ${fmt(percentile(waiterLat, config.waiters, 50), 1)} / ${fmt(percentile(waiterLat, config.waiters, 99), 1)}`,
+    delay: waitersDelay,
+    note: `the nodes saw at most ${peakConnections.join(' / ')} connections of this instance and ${peakChannels.join(' / ')} wake channels subscribed; after the phase ${channelsAfterP3.join(' / ')} channels`,
+  });
+  const afterP3 = await snapshot('After phase 3 (waiters served)');
+
   // --- end: quit must be quick (nothing held) and leave nothing behind ---
   const quitting = stopwatch();
   await redlock.quit();
@@ -500,6 +559,8 @@ async function main(): Promise<number> {
   const timeoutsLater = tracker?.count('Timeout');
   const timerStacks = config.timerStacks && tracker ? tracker.stacks('Timeout') : [];
   tracker?.disable();
+  const connectionsAfterQuit = await connectionsOnNodes();
+  const channelsAfterQuit = await wakeChannelsOnNodes();
   await cluster.stop();
   const endRefTimeouts = activeResources().Timeout ?? 0;
 
@@ -511,7 +572,7 @@ async function main(): Promise<number> {
     return ok ? 'ok' : '**FAIL**';
   };
   const heapOk = (s: Snapshot) => s.heapMb - start.heapMb <= marginMb;
-  const listenerChanges = [afterP1, afterP2].map((s) => listenerDiff(start.listeners, s.listeners));
+  const listenerChanges = [afterP1, afterP2, afterP3].map((s) => listenerDiff(start.listeners, s.listeners));
   const quitListeners = listenerTotal(afterQuit.listeners);
 
   const report: string[] = [];
@@ -537,37 +598,50 @@ async function main(): Promise<number> {
   }
   const hold2b = phases.find((p) => p.phase.startsWith('2b'));
   if (hold2b?.note) report.push('', `Phase 2b: ${hold2b.note}.`);
+  const waiters3 = phases.find((p) => p.phase.startsWith('3:'));
+  if (waiters3?.note) report.push('', `Phase 3: ${waiters3.note}.`);
   report.push('');
-  report.push(`| Check | Start | After phase 1 | After phase 2 | After quit() | Limit | Result |`);
+  report.push(`| Check | Start | After phase 1 | After phases 2 and 3 | After quit() | Limit | Result |`);
   report.push('|---|---:|---:|---:|---:|---|---|');
   const d = (s: Snapshot) => `${fmt(s.heapMb, 2)} (${s.heapMb >= start.heapMb ? '+' : ''}${fmt(s.heapMb - start.heapMb, 2)})`;
   report.push(
-    `| Heap used after forced GC, MB | ${fmt(start.heapMb, 2)} | ${d(afterP1)} | ${d(afterP2)} | ${d(afterQuit)} | ≤ start + ${marginMb} MB | ` +
-      `${check(heapOk(afterP1) && heapOk(afterP2), `heap grew beyond ${marginMb} MB`)} |`,
+    `| Heap used after forced GC, MB | ${fmt(start.heapMb, 2)} | ${d(afterP1)} | ${d(afterP3)} | ${d(afterQuit)} | ≤ start + ${marginMb} MB | ` +
+      `${check(heapOk(afterP1) && heapOk(afterP2) && heapOk(afterP3), `heap grew beyond ${marginMb} MB`)} |`,
   );
   report.push(
-    `| Engine timers pending (counting clock) | ${start.engineTimers} | ${afterP1.engineTimers} | ${afterP2.engineTimers} | ${afterQuit.engineTimers} | 0 | ` +
-      `${check([start, afterP1, afterP2, afterQuit].every((s) => s.engineTimers === 0), 'engine timers left pending')} |`,
+    `| Engine timers pending (counting clock) | ${start.engineTimers} | ${afterP1.engineTimers} | ${afterP3.engineTimers} | ${afterQuit.engineTimers} | 0 | ` +
+      `${check([start, afterP1, afterP2, afterP3, afterQuit].every((s) => s.engineTimers === 0), 'engine timers left pending')} |`,
   );
   if (tracker) {
     report.push(
-      `| Live Timeout resources, incl. unref'd (async_hooks) | ${start.timeouts} | ${afterP1.timeouts} | ${afterP2.timeouts} | ${afterQuit.timeouts} → ${timeoutsLater} after 1.1 s | = start; 0 after quit | ` +
-        `${check(afterP1.timeouts === start.timeouts && afterP2.timeouts === start.timeouts && timeoutsLater === 0, 'Timeout resources remained')} |`,
+      `| Live Timeout resources, incl. unref'd (async_hooks) | ${start.timeouts} | ${afterP1.timeouts} | ${afterP3.timeouts} | ${afterQuit.timeouts} → ${timeoutsLater} after 1.1 s | = start; 0 after quit | ` +
+        `${check(afterP1.timeouts === start.timeouts && afterP2.timeouts === start.timeouts && afterP3.timeouts === start.timeouts && timeoutsLater === 0, 'Timeout resources remained')} |`,
     );
   } else {
     report.push(`| Live Timeout resources, incl. unref'd (async_hooks) | not tracked (--track-timers) | | | | | |`);
   }
   report.push(
-    `| Ref'd Timeouts (getActiveResourcesInfo) | ${start.refTimeouts} | ${afterP1.refTimeouts} | ${afterP2.refTimeouts} | ${afterQuit.refTimeouts} | = start; ${baseRefTimeouts} at exit | ` +
-      `${check(afterP1.refTimeouts === start.refTimeouts && afterP2.refTimeouts === start.refTimeouts && endRefTimeouts <= baseRefTimeouts, 'ref\'d timers remained')} |`,
+    `| Ref'd Timeouts (getActiveResourcesInfo) | ${start.refTimeouts} | ${afterP1.refTimeouts} | ${afterP3.refTimeouts} | ${afterQuit.refTimeouts} | = start; ${baseRefTimeouts} at exit | ` +
+      `${check(afterP1.refTimeouts === start.refTimeouts && afterP2.refTimeouts === start.refTimeouts && afterP3.refTimeouts === start.refTimeouts && endRefTimeouts <= baseRefTimeouts, 'ref\'d timers remained')} |`,
   );
   report.push(
-    `| Listeners on the ${clients.length} ioredis clients (total) | ${listenerTotal(start.listeners)} | ${listenerTotal(afterP1.listeners)} | ${listenerTotal(afterP2.listeners)} | ${quitListeners} | = start; fewer after quit | ` +
+    `| Listeners on the ${clients.length} ioredis clients (total) | ${listenerTotal(start.listeners)} | ${listenerTotal(afterP1.listeners)} | ${listenerTotal(afterP3.listeners)} | ${quitListeners} | = start; fewer after quit | ` +
       `${check(listenerChanges.every((c) => c.length === 0) && quitListeners < listenerTotal(start.listeners), `listener counts changed: ${listenerChanges.flat().join(', ')}`)} |`,
   );
   report.push(
-    `| Held-lock set of the instance (private field) | ${start.held ?? 'n/a'} | ${afterP1.held ?? 'n/a'} | ${afterP2.held ?? 'n/a'} | ${afterQuit.held ?? 'n/a'} | 0 | ` +
-      `${check([afterP1, afterP2].every((s) => s.held === 0 || s.held === undefined), 'locks stayed in the held set')} |`,
+    `| Held-lock set of the instance (private field) | ${start.held ?? 'n/a'} | ${afterP1.held ?? 'n/a'} | ${afterP3.held ?? 'n/a'} | ${afterQuit.held ?? 'n/a'} | 0 | ` +
+      `${check([afterP1, afterP2, afterP3].every((s) => s.held === 0 || s.held === undefined), 'locks stayed in the held set')} |`,
+  );
+  report.push(
+    `| Connections of this instance on each node (CLIENT LIST, admin left out) | ${connectionsBefore.join(' / ')} before it | | peak in phase 3: ${peakConnections.join(' / ')} | ${connectionsAfterQuit.join(' / ')} | = before | ` +
+      `${check(connectionsAfterQuit.every((c, n) => c === connectionsBefore[n]), 'connections left open on the nodes after quit()')} |`,
+  );
+  report.push(
+    `| Wake channels subscribed on each node (PUBSUB CHANNELS) | | | after phase 3: ${channelsAfterP3.join(' / ')} | ${channelsAfterQuit.join(' / ')} | 0 | ` +
+      `${check([...channelsAfterP3, ...channelsAfterQuit].every((c) => c === 0), 'wake channels still subscribed after the last waiter left')} |`,
+  );
+  report.push(
+    `| Phase 3 waiters served | | | ${served} of ${config.waiters} | | all | ${check(served === config.waiters, 'waiters not served')} |`,
   );
   report.push(
     `| quit() duration, ms | | | | ${fmt(quitMs, 1)} | nothing to release | ${check(quitMs < 100, 'quit() was slow (locks still held?)')} |`,
