@@ -195,6 +195,24 @@ describe('even split and late writes', () => {
     expect(values).toEqual(['other', null, null]);
   });
 
+  it('rule 7 between attempts: the clean-up goes to every node that may hold our write, not to those that answered no; the last one goes to all N', async () => {
+    await Promise.all([1, 2].map((i) => cluster.nodes[i].client().set('lock:k', 'other', 'PX', 10_000)));
+    const rl = redlock();
+    await (await rl.acquire('warm')).release();
+    const attempts: number[] = [];
+    rl.on('acquireSettled', (report) => attempts.push(report.attempts));
+    const scripts = (i: number) => cluster.nodes[i].client().info('commandstats').then((text) => Number(/cmdstat_evalsha:calls=(\d+)/.exec(text)?.[1] ?? 0));
+    const before = await Promise.all([0, 1, 2].map(scripts));
+    await expect(rl.acquire('k', { wait: 300 })).rejects.toMatchObject({ code: 'LOCK_BUSY' });
+    const calls = (await Promise.all([0, 1, 2].map(scripts))).map((n, i) => n - before[i]!);
+    const [n] = attempts;
+    expect(n).toBeGreaterThan(2);
+    // Node 0 said yes every time: each attempt's take, then its clean-up. Nodes 1 and 2 said
+    // no: each attempt's take, and only the final withdraw (which may drop marks kept meanwhile).
+    expect(calls).toEqual([2 * n!, n! + 1, n! + 1]);
+    expect(await cluster.nodes[0].client().get('lock:k')).toBeNull();
+  });
+
   it('rule 7: the clean-up runs even when the caller aborts during the attempt', async () => {
     const rl = redlock();
     await (await rl.acquire('warm')).release();

@@ -118,7 +118,8 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
     // Rule 7: clean up on all N before anything else; not tied to the caller's signal. A writer
     // keeps its writer-waiting mark while it goes on trying, or a stream of readers starves it.
     const mayRetry = !once && step.verdict !== 'unavailable' && giveUpAt > clock.now();
-    await nodeSet.give(primitive, keys, token, resources.length, call.nodeTimeout, !mayRetry);
+    if (mayRetry) await nodeSet.cleanUpAfterLostAttempt(primitive, keys, token, resources.length, call.nodeTimeout, step.outcome);
+    else await nodeSet.give(primitive, keys, token, resources.length, call.nodeTimeout, true);
     waiting.markLeft = mayRetry ? { keys, token } : undefined;
 
     if (step.verdict === 'unavailable') {

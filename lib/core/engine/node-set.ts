@@ -96,6 +96,30 @@ export class NodeSet {
     return this.roundOf(primitive, timeoutMs, 'with-grace', async (node) => ({ yes: (await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true))) === resourceCount }));
   }
 
+  /**
+   * Rule 7 between two attempts of one acquire: let go of what the lost attempt may have taken,
+   * on every node that may hold it: those that said yes, failed, or were not heard before the
+   * round was decided. A node that answered no wrote nothing of ours that this give would remove
+   * (a busy take returns before its writes; what it keeps, a writer's waiting mark or a fair
+   * waiter's place, stays until the final withdraw on all N anyway). With wake-ups, 256 waiters
+   * on one key then cost one round per attempt instead of two.
+   */
+  cleanUpAfterLostAttempt(primitive: Primitive, keys: PrimitiveKeys, token: string, resourceCount: number, timeoutMs: number, outcome: RoundOutcome<{ readonly standing: { readonly taken: boolean } }>): Promise<unknown> {
+    const mayHold = this.nodes.filter((node, position) => {
+      const reply = outcome.values[position];
+      return reply === undefined || reply.standing.taken || outcome.errors.some((e) => e.node === node.index);
+    });
+    if (mayHold.length === 0) return Promise.resolve();
+    const args = [token, 0, ...(this.wakeUps ? keys.wake : [])];
+    return runRound({
+      nodes: mayHold,
+      timeoutMs,
+      clock: this.clock,
+      decideEarly: 'with-grace',
+      ask: async (node) => ({ yes: (await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true))) === resourceCount }),
+    });
+  }
+
   /** A round of one of the primitive's scripts over every node, decided by the primitive's quorum. */
   private roundOf<V>(primitive: Primitive, timeoutMs: number, decideEarly: RoundSpec<V>['decideEarly'], ask: RoundSpec<V>['ask']): Promise<RoundOutcome<V>> {
     return runRound({ nodes: this.nodes, timeoutMs, clock: this.clock, quorum: primitive.quorum(this.size), decideEarly, ask });
