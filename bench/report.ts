@@ -14,7 +14,7 @@ export interface LibraryFigures {
   contention?: Contention;
   /** The same 16 workers with `fair: true` (ours only). */
   fairContention?: Contention;
-  herd?: { ms: number; served: number; commandsPerHandoff: number; errors: number };
+  herd?: { ms: number; served: number; commandsPerHandoff: number; requestsPerHandoff?: number; errors: number };
   manyHeld?: { acquireMs: number; releaseMs: number; held: number; errors: number };
 }
 
@@ -49,13 +49,15 @@ const METRICS: readonly Metric[] = [
   { label: '… handoff to another worker p99', unit: 'ms', better: 'lower', of: (f) => f.contention?.handoffToOther.p99 },
   { label: '… longest wait', unit: 'ms', better: 'lower', of: (f) => f.contention?.longestWaitMs },
   { label: '… handoffs the releasing worker won back', unit: '%', better: 'lower', of: (f) => (f.contention ? f.contention.wonBack * 100 : undefined) },
-  { label: '… Redis commands per critical section', unit: '', better: 'lower', of: (f) => f.contention?.commandsPerSection },
+  { label: '… requests sent to the nodes per critical section', unit: '', better: 'lower', of: (f) => f.contention?.requestsPerSection },
+  { label: '… Redis commands run per critical section (scripts\' own calls included)', unit: '', better: 'lower', of: (f) => f.contention?.commandsPerSection },
   { label: '16 workers, `fair: true` (ours only): critical sections', unit: '/s', better: 'higher', of: (f) => f.fairContention?.sectionsPerSecond },
   { label: '… handoff to another worker p99', unit: 'ms', better: 'lower', of: (f) => f.fairContention?.handoffToOther.p99 },
   { label: '… longest wait', unit: 'ms', better: 'lower', of: (f) => f.fairContention?.longestWaitMs },
   { label: '… handoffs the releasing worker won back', unit: '%', better: 'lower', of: (f) => (f.fairContention ? f.fairContention.wonBack * 100 : undefined) },
   { label: '256 waiters on one key, 1 ms each: all served in', unit: 'ms', better: 'lower', of: (f) => f.herd?.ms },
-  { label: '… Redis commands per handoff', unit: '', better: 'lower', of: (f) => f.herd?.commandsPerHandoff },
+  { label: '… requests sent to the nodes per handoff', unit: '', better: 'lower', of: (f) => f.herd?.requestsPerHandoff },
+  { label: '… Redis commands run per handoff (scripts\' own calls included)', unit: '', better: 'lower', of: (f) => f.herd?.commandsPerHandoff },
   { label: 'distinct keys held at once: taken in', unit: 'ms', better: 'lower', of: (f) => f.manyHeld?.acquireMs },
 ];
 

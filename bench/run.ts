@@ -102,7 +102,7 @@ async function main(): Promise<void> {
       const f = figures.get(lib.name)!;
       f.contention = r;
       f.errors += r.errors;
-      log(`contention: ${lib.name.padEnd(24)} ${r.sectionsPerSecond.toFixed(0)} sections/s, handoff p50 ${r.handoffToOther.p50.toFixed(1)} / p99 ${r.handoffToOther.p99.toFixed(1)} ms, longest wait ${r.longestWaitMs.toFixed(0)} ms, won back ${(r.wonBack * 100).toFixed(0)} %, ${r.commandsPerSection.toFixed(1)} commands/section`);
+      log(`contention: ${lib.name.padEnd(24)} ${r.sectionsPerSecond.toFixed(0)} sections/s, handoff p50 ${r.handoffToOther.p50.toFixed(1)} / p99 ${r.handoffToOther.p99.toFixed(1)} ms, longest wait ${r.longestWaitMs.toFixed(0)} ms, won back ${(r.wonBack * 100).toFixed(0)} %, ${r.requestsPerSection.toFixed(1)} requests (${r.commandsPerSection.toFixed(1)} commands)/section`);
     }
 
     for (const lib of runs('fair') ? onFive : []) {
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       const f = figures.get(lib.name)!;
       f.fairContention = r;
       f.errors += r.errors;
-      log(`contention, fair: ${lib.name.padEnd(18)} ${r.sectionsPerSecond.toFixed(0)} sections/s, handoff p50 ${r.handoffToOther.p50.toFixed(1)} / p99 ${r.handoffToOther.p99.toFixed(1)} ms, longest wait ${r.longestWaitMs.toFixed(0)} ms, won back ${(r.wonBack * 100).toFixed(0)} %, ${r.commandsPerSection.toFixed(1)} commands/section`);
+      log(`contention, fair: ${lib.name.padEnd(18)} ${r.sectionsPerSecond.toFixed(0)} sections/s, handoff p50 ${r.handoffToOther.p50.toFixed(1)} / p99 ${r.handoffToOther.p99.toFixed(1)} ms, longest wait ${r.longestWaitMs.toFixed(0)} ms, won back ${(r.wonBack * 100).toFixed(0)} %, ${r.requestsPerSection.toFixed(1)} requests (${r.commandsPerSection.toFixed(1)} commands)/section`);
     }
 
     for (const lib of runs('herd') ? onFive : []) {
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       const f = figures.get(lib.name)!;
       f.herd = r;
       f.errors += r.errors;
-      log(`${size.waiters} waiters: ${lib.name.padEnd(24)} ${r.ms.toFixed(0)} ms for ${r.served}, ${r.commandsPerHandoff.toFixed(1)} commands/handoff, ${r.errors} failed`);
+      log(`${size.waiters} waiters: ${lib.name.padEnd(24)} ${r.ms.toFixed(0)} ms for ${r.served}, ${r.requestsPerHandoff.toFixed(1)} requests (${r.commandsPerHandoff.toFixed(1)} commands)/handoff, ${r.errors} failed`);
     }
 
     for (const lib of runs('held') ? onFive : []) {

@@ -1,6 +1,6 @@
 // The bench's scenarios. Each runs one library at a time against the same nodes; run.ts
 // interleaves the libraries so that a noisy moment of the shared machine hits them all.
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { distribution } from '../soak/stats.js';
 import type { Distribution } from '../soak/stats.js';
 import type { Contender } from './libraries.js';
@@ -19,6 +19,19 @@ export async function commandsServed(admins: readonly Redis[]): Promise<number> 
   }
   return total;
 }
+
+/**
+ * Requests the clients of this process sent (every ioredis connection, subscribers included;
+ * INFO left out): what the nodes were asked, whatever a script then runs inside. Counted at the
+ * client, since the servers' own counters include the commands a script calls.
+ */
+let requests = 0;
+const sendCommand = Redis.prototype.sendCommand;
+Redis.prototype.sendCommand = function countedSendCommand(this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+  if (args[0]?.name !== 'info') requests += 1;
+  return sendCommand.apply(this, args);
+};
+export const requestsSent = () => requests;
 
 export interface Uncontended {
   readonly latency: Distribution;
@@ -69,6 +82,8 @@ export interface Contention {
   /** Share of handoffs the releasing worker won back itself. */
   readonly wonBack: number;
   readonly commandsPerSection: number;
+  /** Requests the clients sent per critical section (requestsSent). */
+  readonly requestsPerSection: number;
   readonly errors: number;
 }
 
@@ -82,6 +97,7 @@ export async function contention(lib: Contender, admins: readonly Redis[], worke
   let longestWait = 0;
   let errors = 0;
   const commandsBefore = await commandsServed(admins);
+  const requestsBefore = requestsSent();
   const start = now();
   await Promise.all(
     Array.from({ length: workers }, async (_, worker) => {
@@ -106,6 +122,7 @@ export async function contention(lib: Contender, admins: readonly Redis[], worke
     }),
   );
   const ms = now() - start;
+  const requestCount = requestsSent() - requestsBefore;
   const commands = (await commandsServed(admins)) - commandsBefore;
   return {
     sections,
@@ -114,13 +131,20 @@ export async function contention(lib: Contender, admins: readonly Redis[], worke
     longestWaitMs: longestWait,
     wonBack: sections > 1 ? wonBack / (sections - 1) : 0,
     commandsPerSection: sections > 0 ? commands / sections : Number.NaN,
+    requestsPerSection: sections > 0 ? requestCount / sections : Number.NaN,
     errors,
   };
 }
 
 /** `waiters` callers arrive at once for one key, each holds it 1 ms once. */
-export async function herd(lib: Contender, admins: readonly Redis[], waiters: number, key: string): Promise<{ ms: number; served: number; commandsPerHandoff: number; errors: number }> {
+export async function herd(
+  lib: Contender,
+  admins: readonly Redis[],
+  waiters: number,
+  key: string,
+): Promise<{ ms: number; served: number; commandsPerHandoff: number; requestsPerHandoff: number; errors: number }> {
   const commandsBefore = await commandsServed(admins);
+  const requestsBefore = requestsSent();
   const start = now();
   let served = 0;
   let errors = 0;
@@ -137,8 +161,9 @@ export async function herd(lib: Contender, admins: readonly Redis[], waiters: nu
     }),
   );
   const ms = now() - start;
+  const requestCount = requestsSent() - requestsBefore;
   const commands = (await commandsServed(admins)) - commandsBefore;
-  return { ms, served, commandsPerHandoff: served > 0 ? commands / served : Number.NaN, errors };
+  return { ms, served, commandsPerHandoff: served > 0 ? commands / served : Number.NaN, requestsPerHandoff: served > 0 ? requestCount / served : Number.NaN, errors };
 }
 
 /** `count` distinct keys held at once (taken `concurrency` at a time), then all released. */
