@@ -21,6 +21,8 @@ const CLUSTER_ARGS = (dir: string) => [
   '--cluster-config-file', join(dir, 'nodes.conf'),
   '--cluster-node-timeout', '1000',
   '--cluster-require-full-coverage', 'no',
+  // A lone master never learns its own address from a MEET: without this it would announce none.
+  '--cluster-announce-ip', HOST,
 ];
 
 /** One master of a test cluster: a redis-server in cluster mode, with its own data dir. */
