@@ -47,6 +47,28 @@ describe('wake-ups: a release wakes the waiters', () => {
   // Holders lease 10 s and waiters poll every 3 s: only a wake-up gets a waiter in soon after a release.
   const slowPolling = { retryDelay: 3_000, retryJitter: 0 };
 
+  it('waiters that arrive together share one subscription and sleep on it: two attempts each, no polling', async () => {
+    const holder = redlock();
+    const waiting = redlock();
+    const held = await holder.acquire('herd:together');
+    const attempts: number[] = [];
+    waiting.on('acquireSettled', (report) => attempts.push(report.attempts));
+    // retryDelay 20 ms: a waiter that polled until its subscription was answered would try again and again.
+    const waiters = Array.from({ length: 20 }, () =>
+      waiting.acquire('herd:together', { wait: 10_000, retryDelay: 20, retryJitter: 0 }).then(async (lock) => {
+        await sleep(2);
+        await lock.release();
+      }),
+    );
+    await sleep(300);
+    await held.release();
+    await Promise.all(waiters);
+    expect(attempts).toHaveLength(20);
+    // Each: its first attempt, then the one a release woke it for; the waiter that subscribed
+    // also looks once more right after (a release may have gone by unheard meanwhile).
+    expect(attempts.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(20 * 2 + 3);
+  });
+
   it('a waiter gets the lock right after the release, not at its next timer', async () => {
     const holder = redlock();
     const waiting = redlock(slowPolling);

@@ -153,9 +153,10 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
     if (!waiter) {
       const heardBefore = context.waitingRoom.hearsReleases(keys.wake);
       waiter = waiting.waiter = await context.waitingRoom.enter(keys.wake, { shared: primitive.mode === 'read', token, fair });
-      // A release between our attempt and the subscription was announced to nobody: look again
-      // now that we listen, then sleep.
-      if (!heardBefore && waiter.hearsReleases) continue;
+      // A release between our attempt and the subscription was announced to nobody: the waiter
+      // that subscribed looks again now that it listens (one look is enough to take what such a
+      // release freed; the others sleep, and a missed message costs them latency at most).
+      if (!heardBefore && waiter.hearsReleases && waiter.subscribedFirst) continue;
       left = giveUpAt - clock.now();
       if (left <= 0) break;
     }

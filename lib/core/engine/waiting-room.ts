@@ -11,6 +11,12 @@ export type WaitEnd = 'woken' | 'timer' | 'aborted';
 export interface Waiter {
   /** true while a quorum of nodes would tell this waiter of a release (so its timer is only a fallback). */
   readonly hearsReleases: boolean;
+  /**
+   * Its entering subscribed the channels (nobody of this process waited on them before): a
+   * release between the attempts of the waiters that came meanwhile and the subscription was
+   * announced to nobody, and this one waiter looks again for all of them.
+   */
+  readonly subscribedFirst: boolean;
   /** Sleep up to `ms` (keeping the process alive), or less when a release wakes it or `signal` aborts. */
   sleep(ms: number, signal: AbortSignal | undefined): Promise<WaitEnd>;
   /** Stop waiting: the last waiter on a channel unsubscribes it. */
@@ -42,7 +48,9 @@ export class WaitingRoom {
 
   /** Subscribes the waiter's channels on every node (shared, counted) and resolves when that is done or bounded out. */
   async enter(channels: readonly string[], who: { readonly shared: boolean; readonly token: string; readonly fair: boolean }): Promise<Waiter> {
-    const waiter = new SleepingWaiter(this, channels, who, this.clock);
+    // The first waiter on a channel is the one whose subscription may have come too late for a release.
+    const first = channels.some((channel) => !this.channels.has(channel));
+    const waiter = new SleepingWaiter(this, channels, who, this.clock, first);
     for (const channel of channels) this.stateOf(channel).waiters.push(waiter);
     await Promise.all(channels.flatMap((channel) => this.subscribers.map((s) => s.add(channel))));
     return waiter;
@@ -153,6 +161,7 @@ class SleepingWaiter implements Waiter {
     readonly channels: readonly string[],
     who: { readonly shared: boolean; readonly token: string; readonly fair: boolean },
     private readonly clock: Clock,
+    readonly subscribedFirst: boolean,
   ) {
     this.shared = who.shared;
     this.token = who.token;

@@ -22,6 +22,8 @@ export class NodeSubscriber {
   private readonly waiters = new Map<string, number>();
   /** Channels the server has acknowledged (ioredis re-subscribes them after a reconnect). */
   private readonly acknowledged = new Set<string>();
+  /** SUBSCRIBEs on their way, by channel. */
+  private readonly subscribing = new Map<string, Promise<void>>();
 
   constructor(
     readonly index: number,
@@ -34,14 +36,22 @@ export class NodeSubscriber {
     return this.client?.status === 'ready' && this.acknowledged.has(channel);
   }
 
-  /** One more waiter on `channel`; resolves once it is subscribed, or once that is known to fail or take too long. */
+  /**
+   * One more waiter on `channel`; resolves once it is subscribed, or once that is known to fail
+   * or take too long. A waiter that comes while the first one's SUBSCRIBE is on its way waits
+   * for the same answer, so that it too sleeps on wake-ups rather than on its polling timer.
+   */
   async add(channel: string): Promise<void> {
     const count = (this.waiters.get(channel) ?? 0) + 1;
     this.waiters.set(channel, count);
-    if (count > 1 || this.closed) return;
+    if (this.closed) return;
+    if (count > 1) {
+      await this.subscribing.get(channel);
+      return;
+    }
     const client = this.connection();
     if (!client) return;
-    await within(
+    const subscribed = within(
       client.subscribe(channel).then(
         () => {
           if (this.waiters.has(channel)) this.acknowledged.add(channel);
@@ -49,7 +59,11 @@ export class NodeSubscriber {
         () => undefined,
       ),
       SUBSCRIBE_BOUND_MS,
-    );
+    ).then(() => {
+      if (this.subscribing.get(channel) === subscribed) this.subscribing.delete(channel);
+    });
+    this.subscribing.set(channel, subscribed);
+    await subscribed;
   }
 
   /** One waiter fewer on `channel`; the last one out unsubscribes. */
@@ -70,6 +84,7 @@ export class NodeSubscriber {
     this.client = undefined;
     this.waiters.clear();
     this.acknowledged.clear();
+    this.subscribing.clear();
     if (client) await closeConnection(client);
   }
 
