@@ -57,6 +57,17 @@ describe('one node failing: acquire still succeeds on a quorum and returns quick
     expect(released).toEqual({ released: true, nodes: 2 });
   });
 
+  it('quit() does not wait for a killed node to say goodbye (its client is between reconnect attempts)', async () => {
+    const rl = new Redlock(cluster.urls().slice(0, 3), { ttl: TTL });
+    await (await rl.acquire('warm')).release();
+    await cluster.nodes[2].kill();
+    await sleep(300); // its client is reconnecting by now
+    const { ms } = await timed(() => rl.quit());
+    // It used to wait a whole second for an 'end' event that ioredis never sends in that state.
+    expect(ms).toBeLessThan(900);
+    expect(rl.clients.map((c) => c.status)).not.toContain('ready');
+  });
+
   it('a node paused (SIGSTOP) past the ttl', async () => {
     const rl = redlock();
     await (await rl.acquire('warm')).release();
