@@ -118,6 +118,8 @@ export interface CheckResult {
     total: number;
     inTime: number;
     lateFrozen: number;
+    /** Signalled late because the process's event loop did not run across the end of validity (no timer can fire then). */
+    lateBlocked: readonly LossRecord[];
     lateOther: readonly LossRecord[];
     reasons: ReadonlyMap<string, number>;
   };
@@ -217,6 +219,7 @@ export function check(input: CheckInput): CheckResult {
   const reasons = new Map<string, number>();
   let inTime = 0;
   let lateFrozen = 0;
+  const lateBlocked: LossRecord[] = [];
   const lateOther: LossRecord[] = [];
   for (const l of losses) {
     // Group by kind: drop the per-node details (addresses, timings) after the first ": #".
@@ -224,6 +227,7 @@ export function check(input: CheckInput): CheckResult {
     reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
     if (l.at < l.validUntil) inTime += 1;
     else if (frozen(l.proc, l.validUntil - ttl, l.at + 1)) lateFrozen += 1;
+    else if (l.loopBlocked !== undefined) lateBlocked.push(l);
     else lateOther.push(l);
   }
   const expired = sections.filter((s) => s.validUntil <= s.checkedAt && !frozen(s.proc, s.enteredAt, s.checkedAt + 1));
@@ -262,7 +266,7 @@ export function check(input: CheckInput): CheckResult {
     ],
     frozenAcquires,
     unavailableLatency: distribution(unavailable),
-    losses: { total: losses.length, inTime, lateFrozen, lateOther, reasons },
+    losses: { total: losses.length, inTime, lateFrozen, lateBlocked, lateOther, reasons },
     expiredUnfrozen: { total: expired.length, signalAborted: expired.filter((s) => s.abortedAtCheck).length },
     contenderPauses: pauses.map((fault) => contenderPauseEffect(fault, sections)),
     majorityDowns: faults.filter((f) => f.kind === 'majority-down').map((fault) => majorityDownEffect(fault, acquires)),

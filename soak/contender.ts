@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { fencedWrite, Redlock } from '../lib/core/index.js';
 import type { AcquireOptions, Lock } from '../lib/core/index.js';
+import { expiryWarningMargin } from '../lib/core/engine/lease-watch.js';
 import { machineNow, toMachineTime } from '../test/support/overlap-checker.js';
 import type {
   AcquireRecord,
@@ -217,7 +218,7 @@ interface Touch {
 async function criticalSection(lock: Lock, s: Section): Promise<void> {
   const onAbort = () => {
     const reason = lock.signal.reason as Error | undefined;
-    batch.losses.push({ proc, key: s.key, at: machineNow(), validUntil: toMachineTime(lock.validUntil), reason: reason?.message ?? String(reason) });
+    batch.losses.push({ proc, key: s.key, at: machineNow(), validUntil: toMachineTime(lock.validUntil), reason: reason?.message ?? String(reason), loopBlocked: loopBlockedAcross(toMachineTime(lock.validUntil), config.ttl) });
   };
   if (lock.signal.aborted) onAbort();
   else lock.signal.addEventListener('abort', onAbort, { once: true });
@@ -337,6 +338,32 @@ async function stop(): Promise<void> {
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
+/**
+ * Stretches in which the event loop did not turn (a 10 ms ticker that came late), the last few:
+ * a lock whose loss is signalled after its validity ended tells whether the loop was blocked then.
+ */
+const LOOP_GAP_MS = 50;
+const loopGaps: { from: number; to: number }[] = [];
+let lastLoopTurn = machineNow();
+const loopTicker = setInterval(() => {
+  const now = machineNow();
+  if (now - lastLoopTurn >= LOOP_GAP_MS) loopGaps.push({ from: lastLoopTurn, to: now });
+  if (loopGaps.length > 32) loopGaps.shift();
+  lastLoopTurn = now;
+}, 10);
+loopTicker.unref();
+
+/**
+ * The gap of the loop that spans from the expiry warning's due time (validity end minus its
+ * margin, give or take the ticker's 10 ms) to the end of validity, counting the gap still going
+ * on (the ticker may not have run yet): only then could no timer have signalled the loss in time.
+ */
+function loopBlockedAcross(validUntil: number, ttl: number): { from: number; to: number } | undefined {
+  const warnAt = validUntil - expiryWarningMargin(ttl);
+  const now = machineNow();
+  const current = now - lastLoopTurn >= LOOP_GAP_MS ? [{ from: lastLoopTurn, to: now }] : [];
+  return [...loopGaps, ...current].find((gap) => gap.from <= warnAt + 10 && gap.to >= validUntil);
+}
 const flusher = setInterval(() => void flush(), FLUSH_EVERY_MS);
 flusher.unref();
 process.on('message', (message: OrchestratorMessage) => {

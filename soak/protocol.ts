@@ -118,6 +118,12 @@ export interface LossRecord {
   /** The lock's validUntil at that moment. */
   readonly validUntil: number;
   readonly reason: string;
+  /**
+   * A stretch (machine ms) in which the process's event loop did not turn, across the end of
+   * validity, if there was one: a blocked loop (GC, a starved CPU) runs the expiry warning's
+   * timer late, as a frozen process would.
+   */
+  readonly loopBlocked?: { readonly from: number; readonly to: number };
 }
 
 /** Something that must never happen in a contender: each one fails the soak. */

@@ -123,7 +123,7 @@ function renderPhase(p: PhaseResult, index: number, firstOfScenario: boolean): s
   );
   out.push(`| unhandled rejections, 'error' events, crashes (must be 0) | ${n(c.problems.length)} | ${mark(c.problems.length === 0)} |`);
   out.push(
-    `| lost locks signalled before their validity ended | ${n(c.losses.inTime)} of ${n(c.losses.total)} (${n(c.losses.lateFrozen)} late only because the process was frozen) | ${mark(c.losses.lateOther.length === 0)} |`,
+    `| lost locks signalled before their validity ended | ${n(c.losses.inTime)} of ${n(c.losses.total)} (${n(c.losses.lateFrozen)} late only because the process was frozen, ${n(c.losses.lateBlocked.length)} because its event loop was blocked across the end of validity) | ${mark(c.losses.lateOther.length === 0)} |`,
   );
   const downs = c.majorityDowns;
   if (downs.length > 0) {
@@ -168,6 +168,9 @@ function renderPhase(p: PhaseResult, index: number, firstOfScenario: boolean): s
   out.push(`| lost while held (signal aborted) | ${n(c.losses.total)} |`);
   out.push(`| signalled before the validity ended | ${n(c.losses.inTime)} |`);
   out.push(`| signalled after it, the process being frozen (SIGSTOP) at the time | ${n(c.losses.lateFrozen)} |`);
+  out.push(
+    `| signalled after it, the process's event loop blocked across the end of validity (no timer runs then; longest: ${ms(Math.max(0, ...c.losses.lateBlocked.map((l) => (l.loopBlocked ? l.loopBlocked.to - l.loopBlocked.from : 0))))} ms) | ${n(c.losses.lateBlocked.length)} |`,
+  );
   out.push(`| signalled after it otherwise (must be 0) | ${n(c.losses.lateOther.length)} |`);
   for (const [reason, count] of [...c.losses.reasons.entries()].sort((a, b) => b[1] - a[1])) out.push(`| reason: ${reason} | ${n(count)} |`);
   out.push(
