@@ -9,6 +9,7 @@ import { EXCLUSIVE_TAKE } from '../../lib/core/primitives/mutex.js';
 import { Redlock } from '../../lib/core/redlock.js';
 import type { RedlockOptions } from '../../lib/core/options.js';
 import { startRedisCluster } from '../support/redis-cluster.js';
+import { startRedisNodes } from '../support/redis-nodes.js';
 import type { RedisCluster } from '../support/redis-cluster.js';
 
 // Three Redis Clusters of three masters each as the three voters of one Redlock (real
@@ -295,4 +296,82 @@ describe('rule 15 per hash slot on a Cluster voter', () => {
     });
     expectOnlyThatSlotOut(result, /restarted or lost its data/);
   }, 30_000);
+});
+
+describe('a real failover inside a Cluster voter (mixed with plain nodes)', () => {
+  it('the promoted replica is a new process: the slots of its shard sit out for the largest lease, the voter\'s other shard counts', async () => {
+    // Voter 0: a cluster of 2 masters with a replica each; voters 1 and 2: plain nodes.
+    const [withReplicas, plain] = await Promise.all([startRedisCluster(2, { replicas: 1 }), startRedisNodes(2, { persist: false })]);
+    const extra: Redlock[] = [];
+    try {
+      const make = (options: RedlockOptions) => {
+        const rl = new Redlock([withReplicas.client(), ...plain.urls()], { ttl: LEASE, retryDelay: 20, retryJitter: 20, ...options });
+        extra.push(rl);
+        return rl;
+      };
+      const holder = make({ restartGuard: false });
+      const guarded = make({});
+      const out: NodeOutInfo[] = [];
+      guarded.on('nodeOut', (info) => out.push(info));
+      await Promise.all([holder, guarded].map(async (r) => (await r.acquire('warm')).release()));
+      // Every slot of the cluster voter is marked (in the background), the replicas have the markers too.
+      for (let i = 0; i < 300; i++) {
+        const counts = await Promise.all(withReplicas.replicas.map(async (r) => {
+          const direct = r.direct();
+          try {
+            return (await direct.call('DBSIZE')) as number;
+          } finally {
+            direct.disconnect();
+          }
+        }));
+        if (counts.every((n, shard) => n >= withReplicas.masters[shard]!.slots[1] - withReplicas.masters[shard]!.slots[0] + 1)) break;
+        await sleep(100);
+      }
+      await sleep(BIRTH_MS);
+
+      // Shard 0 of the cluster voter holds `resource`, shard 1 holds `other`.
+      const inShard = (shard: number, base: string) => {
+        const [first, last] = withReplicas.masters[shard]!.slots;
+        for (let i = 0; ; i++) {
+          const slot = slotOfKey(`lock:${base}:${i}`);
+          if (slot >= first && slot <= last) return `${base}:${i}`;
+        }
+      };
+      const resource = inShard(0, 'failover');
+      const other = inShard(1, 'elsewhere');
+      const held = await holder.acquire(resource, { ttl: 8_000 });
+      await sleep(100);
+
+      // The shard's master dies; its replica takes over (TAKEOVER: at once, without a vote).
+      await withReplicas.masters[0]!.kill();
+      const promoted = withReplicas.replicas[0]!.direct();
+      try {
+        await promoted.call('CLUSTER', 'FAILOVER', 'TAKEOVER');
+        expect(await promoted.get(`lock:${resource}`)).toBe(held.value); // the replica had the lock write
+      } finally {
+        promoted.disconnect();
+      }
+      await plain.nodes[1]!.client().set(`lock:${other}`, 'a stranger', 'PX', 10_000);
+
+      // The client follows the new master (slots refreshed after the first failed call).
+      let refused: unknown;
+      for (let i = 0; i < 100; i++) {
+        refused = await guarded.tryAcquire(resource).catch((e: unknown) => e);
+        if (out.length > 0) break;
+        await sleep(50);
+      }
+      expect(refused).toBeNull();
+      const slot = slotOfKey(`lock:${resource}`);
+      expect(out).toEqual([expect.objectContaining({ node: 0, slot, reason: expect.stringMatching(/restarted or lost its data/) })]);
+      expect(out[0]!.countsAgainInMs).toBeGreaterThan(8_000 - 1_000); // the largest lease recorded in that slot
+      // `other` needs voter 0's vote (voter 2 is held by a stranger): its shard did not fail over.
+      const otherLock = await guarded.tryAcquire(other);
+      expect(otherLock).not.toBeNull();
+      await otherLock?.release();
+      await held.release();
+    } finally {
+      await Promise.all(extra.map((r) => r.quit()));
+      await Promise.all([withReplicas.stop(), plain.stop()]);
+    }
+  }, 40_000);
 });

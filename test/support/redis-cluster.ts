@@ -69,6 +69,8 @@ export class ClusterMaster {
 
 export interface RedisCluster {
   readonly masters: readonly ClusterMaster[];
+  /** With `replicas: 1`: replicas[i] replicates masters[i] (until a failover swaps their roles). */
+  readonly replicas: readonly ClusterMaster[];
   readonly startupNodes: readonly { host: string; port: number }[];
   /** A new ioredis Cluster client on this cluster, closed by stop() (tests may close it sooner). */
   client(options?: ClusterOptions): Cluster;
@@ -81,19 +83,24 @@ export interface RedisCluster {
 }
 
 /**
- * A Redis Cluster of `masters` masters (no replicas) on free loopback ports: slots split in
- * equal ranges with CLUSTER ADDSLOTSRANGE, joined with CLUSTER MEET, resolved once every master
- * says cluster_state:ok.
+ * A Redis Cluster of `masters` masters on free loopback ports: slots split in equal ranges with
+ * CLUSTER ADDSLOTSRANGE, joined with CLUSTER MEET, resolved once every node says
+ * cluster_state:ok. With `replicas: 1`, each master also gets a replica (CLUSTER REPLICATE), in
+ * sync before this resolves: killing a master then makes the cluster promote its replica.
  */
-export async function startRedisCluster(masters: number): Promise<RedisCluster> {
+export async function startRedisCluster(masters: number, options: { replicas?: 0 | 1 } = {}): Promise<RedisCluster> {
   if (!Number.isInteger(masters) || masters < 1) throw new RangeError(`startRedisCluster: bad count ${masters}`);
-  const started = await Promise.allSettled(Array.from({ length: masters }, (_, i) => startMaster(rangeOf(i, masters))));
-  const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const replicaCount = options.replicas ?? 0;
+  const started = await Promise.allSettled(Array.from({ length: masters * (1 + replicaCount) }, (_, i) => startMaster(rangeOf(i % masters, masters))));
+  const all = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const nodes = all.slice(0, masters);
+  const replicas = all.slice(masters);
   const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   const clients = new Set<Cluster>();
   let stopping: Promise<void> | undefined;
   const cluster: RedisCluster = {
     masters: nodes,
+    replicas,
     startupNodes: nodes.map((m) => ({ host: HOST, port: m.port })),
     client: (options = {}) => {
       const client = new Cluster(
@@ -117,12 +124,12 @@ export async function startRedisCluster(masters: number): Promise<RedisCluster> 
       if (!master) throw new RangeError(`no master serves slot ${slot}`);
       return master;
     },
-    waitUntilOk: (timeoutMs = 10_000) => waitUntilOk(nodes, timeoutMs),
+    waitUntilOk: (timeoutMs = 10_000) => waitUntilOk(all, timeoutMs),
     stop: () => {
       stopping ??= (async () => {
         for (const client of clients) client.disconnect();
         clients.clear();
-        await Promise.allSettled(nodes.map((m) => m.dispose()));
+        await Promise.allSettled(all.map((m) => m.dispose()));
       })();
       return stopping;
     },
@@ -133,7 +140,8 @@ export async function startRedisCluster(masters: number): Promise<RedisCluster> 
   }
   try {
     await form(nodes);
-    await cluster.waitUntilOk();
+    await waitUntilOk(nodes, 10_000);
+    if (replicas.length > 0) await attach(nodes, replicas);
   } catch (error) {
     await cluster.stop();
     throw error;
@@ -179,6 +187,30 @@ async function form(masters: readonly ClusterMaster[]): Promise<void> {
       withDirect(m, async (client) => {
         await client.call('CLUSTER', 'ADDSLOTSRANGE', String(m.slots[0]), String(m.slots[1]));
         if (m !== masters[0]) await client.call('CLUSTER', 'MEET', HOST, String(masters[0]!.port));
+      }),
+    ),
+  );
+}
+
+/** Each replica meets the cluster, replicates its master, and is in sync before this resolves. */
+async function attach(masters: readonly ClusterMaster[], replicas: readonly ClusterMaster[]): Promise<void> {
+  const ids = await Promise.all(masters.map((m) => withDirect(m, async (client) => String(await client.call('CLUSTER', 'MYID')))));
+  await Promise.all(replicas.map((r) => withDirect(r, (client) => client.call('CLUSTER', 'MEET', HOST, String(masters[0]!.port)))));
+  await waitUntilOk([...masters, ...replicas], 10_000);
+  await Promise.all(
+    replicas.map((r, i) =>
+      withDirect(r, async (client) => {
+        // A replica can only replicate a master its own view of the cluster already knows.
+        for (let attempt = 0; ; attempt++) {
+          const done = await client.call('CLUSTER', 'REPLICATE', ids[i]!).then(() => true, (e: unknown) => e);
+          if (done === true) break;
+          if (attempt > 100) throw done;
+          await sleep(50);
+        }
+        for (let attempt = 0; !/master_link_status:up/.test(await client.info('replication')); attempt++) {
+          if (attempt > 200) throw new Error(`the replica on port ${r.port} did not sync with its master`);
+          await sleep(50);
+        }
       }),
     ),
   );

@@ -133,14 +133,17 @@ export class AmnesiaGuard {
           throw this.sitOut(node, slot, undefined, 'it has no marker and not every node answered, so a fresh node cannot be told from one that lost its data');
         }
         // A fresh deployment: every node answered and none ever served.
-        const seal = this.markFresh(census.nodes, slot);
+        const seal = this.markFresh(census.nodes, slot ?? census.nodes.find((n) => n.slotted)?.slotted?.slotOf(keys));
         void seal.sealed.then(() => (seal.doneAtRound = this.rounds));
         this.freshSeal = seal;
       }
     }
     // A reply that may have been read before our own fresh marking landed: fresh, once marked.
     if (this.freshSeal !== undefined && (this.freshSeal.doneAtRound === undefined || census.round <= this.freshSeal.doneAtRound)) {
-      if (await this.freshSeal.sealedIn(slot)) return;
+      // The round's slot on the Cluster voters, whichever kind this node is: a plain node's vote
+      // waits for the voters to be marked in that slot, not in all 16384.
+      const roundSlot = slot ?? census.nodes.find((n) => n.slotted)?.slotted?.slotOf(keys);
+      if (await this.freshSeal.sealedIn(roundSlot)) return;
       throw this.sitOut(node, slot, undefined, 'marking the fresh deployment failed on some node');
     }
     if (this.settings.clock.now() < this.bornUntil) {
