@@ -176,6 +176,19 @@ describe('locks on Cluster voters', () => {
     await Promise.all([p2.release(), p3.release()]);
   });
 
+  it('a fenced lock (fences grow across holders) and a fair lock', async () => {
+    const rl = redlock();
+    const first = await rl.acquire('fenced', { fenced: true });
+    await first.release();
+    const second = await rl.acquire('fenced', { fenced: true });
+    expect(second.fence).toBeGreaterThan(first.fence!);
+    await second.release();
+    const fair = await rl.acquire('fair', { fair: true });
+    expect(await rl.tryAcquire('fair', { fair: true })).toBeNull();
+    await fair.release();
+    await (await rl.acquire('fair', { fair: true, wait: 2_000 })).release();
+  });
+
   it('a lock over several resources: in one slot by a common hash tag, refused across slots', async () => {
     const rl = redlock();
     const both = await rl.acquire(['{order:42}:items', '{order:42}:payment']);
