@@ -3,6 +3,9 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { LockAbortedError, LockBusyError, QuorumUnavailableError, RedlockConfigError } from '../core/index.js';
 import type { AcquireOptions, Lock, Redlock, RedlockEvents, ReleaseResult } from '../core/index.js';
+import { AcquireWatch } from '../core/engine/reports.js';
+import type { RoundVotes } from '../core/engine/reports.js';
+import type { RoundOutcome } from '../core/engine/round.js';
 import { describeNodeErrors } from '../core/engine/verdict.js';
 import { show } from '../core/errors.js';
 import { resolveCallSettings, resolveResources } from '../core/options.js';
@@ -11,7 +14,7 @@ import { leaseDeadline } from '../core/time/clock.js';
 import { resolveInMemorySettings } from './in-memory-options.js';
 import type { InMemoryRedlockOptions } from './in-memory-options.js';
 import { holdKindOf, MemoryHolds } from './memory-holds.js';
-import type { HoldKind } from './memory-holds.js';
+import type { HoldKind, TakeResult } from './memory-holds.js';
 import { MemoryLock } from './memory-lock.js';
 import type { MemoryLockContext } from './memory-lock.js';
 import { RedlockTestingControls } from './redlock-testing-controls.js';
@@ -117,29 +120,63 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
     return this.closing;
   }
 
-  /** The attempts of one call (engine/attempts.ts): pacing, busy vs unavailable, the waiter's wake-ups. */
+  /** As the real engine: an AcquireReport per call, built only while someone listens for acquireSettled. */
   private async acquireLock(resources: readonly string[], call: CallSettings, once: boolean): Promise<MemoryLock | null> {
+    if (this.listenerCount('acquireSettled') === 0) return this.takeLock(resources, call, once);
+    const watch = new AcquireWatch(this.settings.clock, { resources, mode: call.mode, limit: call.limit, fenced: call.fenced, once });
+    let lock: MemoryLock | null;
+    try {
+      lock = await this.takeLock(resources, call, once, watch.round);
+    } catch (error) {
+      this.report('acquireSettled', watch.failed(error));
+      throw error;
+    }
+    this.report('acquireSettled', watch.granted(lock));
+    return lock;
+  }
+
+  /** A listener that throws must not change what a lock call answers: it becomes a process warning, as in the real engine. */
+  private report<E extends 'acquireSettled' | 'extendSettled' | 'releaseSettled'>(event: E, report: RedlockEvents[E][0]): void {
+    try {
+      (this.emit as (event: E, report: RedlockEvents[E][0]) => boolean)(event, report);
+    } catch (error) {
+      process.emitWarning(`a Redlock '${event}' listener threw: ${error instanceof Error ? error.message : String(error)}`, 'RedlockListenerWarning');
+    }
+  }
+
+  /** The attempts of one call (engine/attempts.ts): pacing, busy vs unavailable, the waiter's wake-ups, the fair line. */
+  private async takeLock(
+    resources: readonly string[],
+    call: CallSettings,
+    once: boolean,
+    onRound?: (outcome: RoundOutcome<unknown>) => void,
+  ): Promise<MemoryLock | null> {
     if (this.closing) throw new QuorumUnavailableError('this Redlock instance has been quit', []);
     const { clock, driftFactor } = this.settings;
     const hold = holdKindOf(call.mode, call.limit);
     const token = randomBytes(TOKEN_BYTES).toString('hex');
     const startedAt = clock.now();
     const giveUpAt = startedAt + (once ? 0 : call.wait);
+    const quorum = this.nodes.quorumFor(call.limit);
     let attempts = 0;
     let holderMs: number | undefined;
     try {
       for (;;) {
         if (call.signal?.aborted) throw new LockAbortedError(resources, call.signal.reason);
         attempts += 1;
-        const failed = this.nodes.failuresBelow(this.nodes.quorumFor(call.limit));
+        const failed = this.nodes.failuresBelow(quorum);
         if (failed) {
+          // The nodes still up answer as they would; too few of them to decide anything.
+          const yes = this.holds.wouldTake(token, resources, hold, call.fair) ? this.nodes.up : 0;
+          onRound?.(this.round(quorum, { yes, no: this.nodes.up - yes }));
           throw new QuorumUnavailableError(
             `cannot lock ${resources.join(', ')}: ${failed.length} of ${this.nodes.size} nodes failed (${describeNodeErrors(failed)})`,
             failed,
           );
         }
         const attemptAt = clock.now();
-        const taken = this.holds.take(token, resources, hold, call.ttl, call.fenced);
+        const taken: TakeResult = this.holds.take(token, resources, hold, call.ttl, call.fenced, call.fair);
+        onRound?.(this.round(quorum, taken.kind === 'taken' ? { yes: this.nodes.up, no: 0 } : { yes: 0, no: this.nodes.up }));
         if (taken.kind === 'taken') {
           const validUntil = leaseDeadline(attemptAt, call.ttl, driftFactor);
           if (validUntil <= clock.now()) {
@@ -167,7 +204,7 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
         holderMs = taken.holderMs;
         const left = giveUpAt - clock.now();
         if (left <= 0) break;
-        const end = await this.pause(resources, call, left, holderMs);
+        const end = await this.pause(resources, call, token, left, holderMs);
         if (end === 'aborted') throw new LockAbortedError(resources, call.signal?.reason);
       }
     } finally {
@@ -177,12 +214,17 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
     throw new LockBusyError(resources, attempts, clock.now() - startedAt, holderMs);
   }
 
+  /** One round as the simulated nodes voted: the nodes that are down are its errors. */
+  private round(quorum: number, votes: Omit<RoundVotes, 'errors'>): RoundOutcome<unknown> {
+    return { ...votes, errors: this.nodes.errors(), pending: 0, quorum, values: [] };
+  }
+
   /**
    * Rule 9 as the real engine paces it: retryDelay + jitter, or with wake-ups until a release of
    * one of the resources (the timer only as a fallback), never past `wait` nor past the end of
    * the lease that blocked us.
    */
-  private pause(resources: readonly string[], call: CallSettings, left: number, holderMs: number | undefined): Promise<'woken' | 'aborted'> {
+  private pause(resources: readonly string[], call: CallSettings, token: string, left: number, holderMs: number | undefined): Promise<'woken' | 'aborted'> {
     const { clock, wakeUps } = this.settings;
     const jitter = Math.random() * call.retryJitter;
     const fallback = wakeUps ? Math.max(FALLBACK_WITH_WAKE_UPS_MS, call.retryDelay) + jitter : call.retryDelay + jitter;
@@ -199,38 +241,58 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
       const onAbort = () => done('aborted');
       // A waiting acquire keeps the process alive, as the real one does.
       const timer = clock.setTimer(() => done('woken'), ms, { keepAlive: true });
-      const unhear = wakeUps ? this.holds.onRelease(resources, () => done('woken')) : undefined;
+      // A fair waiter is woken only by the release that makes it first in line (as the fair release names it).
+      const unhear = wakeUps ? this.holds.onRelease(resources, { token, fair: call.fair, heard: () => done('woken') }) : undefined;
       call.signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   private lockContext(): MemoryLockContext {
     const { clock, driftFactor } = this.settings;
+    // As the real engine: telemetry only for locks made while someone listens.
+    const telemetry: Pick<MemoryLockContext, 'onExtendSettled' | 'onReleaseSettled'> = {};
+    if (this.listenerCount('extendSettled') > 0) telemetry.onExtendSettled = (report) => this.report('extendSettled', report);
+    if (this.listenerCount('releaseSettled') > 0) telemetry.onReleaseSettled = (report) => this.report('releaseSettled', report);
     return {
+      ...telemetry,
       clock,
       driftFactor,
       extendHold: (lock, ttl) => {
-        const quorum = this.nodes.quorumFor(lock.limit);
-        const failed = this.nodes.failuresBelow(quorum);
-        if (failed) return `only 0 of ${this.nodes.size} nodes extended it (${quorum} needed), ${failed.length} failed: ${describeNodeErrors(failed)}`;
-        if (this.holds.extend(lock.value, lock.resources, this.holdOf.get(lock)!, ttl)) return undefined;
-        return `only 0 of ${this.nodes.size} nodes extended it (${quorum} needed), ${this.nodes.up} no longer hold our token`;
-      },
-      giveHold: (lock): ReleaseResult => {
         const hold = this.holdOf.get(lock)!;
         const quorum = this.nodes.quorumFor(lock.limit);
-        if (this.nodes.up < quorum) {
+        const { up } = this.nodes;
+        const down = this.nodes.size - up;
+        const failed = this.nodes.failuresBelow(quorum);
+        if (failed) {
+          // The nodes still up would extend it; too few of them.
+          const yes = this.holds.owns(lock.value, lock.resources, hold) ? up : 0;
+          const parts = [`only ${yes} of ${this.nodes.size} nodes extended it (${quorum} needed)`];
+          if (up - yes > 0) parts.push(`${up - yes} no longer hold our token`);
+          parts.push(`${failed.length} failed: ${describeNodeErrors(failed)}`);
+          return { votes: { yes, no: up - yes, errors: down }, failure: parts.join(', ') };
+        }
+        if (this.holds.extend(lock.value, lock.resources, hold, ttl)) return { votes: { yes: up, no: 0, errors: down } };
+        const parts = [`only 0 of ${this.nodes.size} nodes extended it (${quorum} needed)`, `${up} no longer hold our token`];
+        if (down > 0) parts.push(`${down} failed: ${describeNodeErrors(this.nodes.errors())}`);
+        return { votes: { yes: 0, no: up, errors: down }, failure: parts.join(', ') };
+      },
+      giveHold: (lock) => {
+        const hold = this.holdOf.get(lock)!;
+        const quorum = this.nodes.quorumFor(lock.limit);
+        const { up } = this.nodes;
+        const down = this.nodes.size - up;
+        if (up < quorum) {
           // The nodes that are down keep the hold: it lingers until its lease ends, as on real nodes.
-          return { released: false, nodes: this.holds.owns(lock.value, lock.resources, hold) ? this.nodes.up : 0 };
+          const yes = this.holds.owns(lock.value, lock.resources, hold) ? up : 0;
+          return { result: { released: false, nodes: yes }, votes: { yes, no: up - yes, errors: down } };
         }
         const freed = this.holds.give(lock.value, lock.resources, hold) === lock.resources.length;
-        return freed ? { released: true, nodes: this.nodes.up } : { released: false, nodes: 0 };
+        const result: ReleaseResult = freed ? { released: true, nodes: up } : { released: false, nodes: 0 };
+        return { result, votes: { yes: result.nodes, no: up - result.nodes, errors: down } };
       },
       onLost: (lock, error) => {
         this.held.delete(lock);
-        // Built apart, so the object fits the event whether or not its type lists the lock.
-        const info = { resources: lock.resources, error, lock };
-        this.emit('lockLost', info);
+        this.emit('lockLost', { resources: lock.resources, error });
       },
       onReleased: (lock, result) => {
         this.held.delete(lock);

@@ -39,6 +39,17 @@ interface ResourceState {
   writerWaiting: { token: string; endsAt: number } | undefined;
   /** The largest fence granted (permanent, as the fence key on a node). */
   fence: number;
+  /** Fair waiters in line: token -> ticket; the smallest ticket (ties by token) is first (primitives/fair.ts). */
+  readonly line: Map<string, number>;
+  /** The last ticket handed out while the line was not empty. */
+  lastTicket: number;
+}
+
+/** Who listens for releases: a fair waiter is woken only when the release makes it first in line. */
+export interface ReleaseListener {
+  readonly token: string;
+  readonly fair: boolean;
+  heard(): void;
 }
 
 /**
@@ -48,12 +59,17 @@ interface ResourceState {
  */
 export class MemoryHolds {
   private readonly resources = new Map<string, ResourceState>();
-  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly listeners = new Map<string, Set<ReleaseListener>>();
 
   constructor(private readonly clock: Clock) {}
 
-  take(token: string, resources: readonly string[], hold: HoldKind, ttl: number, fenced: boolean): TakeResult {
+  /**
+   * `fair`: the take joins the line of every resource (or keeps its place) and only the waiter
+   * first in line on all of them may go on to the lock checks, as the fair take script does.
+   */
+  take(token: string, resources: readonly string[], hold: HoldKind, ttl: number, fenced: boolean, fair = false): TakeResult {
     const now = this.clock.now();
+    if (fair && !this.standFirst(token, resources, now)) return busy(this.exclusiveLeft(resources, now));
     for (const name of resources) {
       const state = this.stateOf(name, now);
       const blocked = hold.shared ? this.blocksShared(state, token, hold.kind, now) : this.blocksExclusive(state, token, ttl, now);
@@ -72,6 +88,7 @@ export class MemoryHolds {
         state.exclusive = { token, endsAt: now + ttl };
         if (state.writerWaiting?.token === token) state.writerWaiting = undefined;
       }
+      state.line.delete(token);
       if (fence !== undefined) state.fence = fence;
     }
     return { kind: 'taken', fence };
@@ -111,18 +128,20 @@ export class MemoryHolds {
         freed += 1;
       }
       if (state.writerWaiting?.token === token) state.writerWaiting = undefined;
+      state.line.delete(token);
       this.tidy(name, state);
     }
     this.announce(resources);
     return freed;
   }
 
-  /** A waiting writer gave up: it no longer holds new readers back. */
+  /** A waiter stopped waiting: as a writer it no longer holds new readers back; it leaves the fair line. */
   stopWaiting(token: string, resources: readonly string[]): void {
     const now = this.clock.now();
     for (const name of resources) {
       const state = this.stateOf(name, now);
       if (state.writerWaiting?.token === token) state.writerWaiting = undefined;
+      state.line.delete(token);
       this.tidy(name, state);
     }
     this.announce(resources);
@@ -135,6 +154,22 @@ export class MemoryHolds {
     const held = state.exclusive !== undefined || state.shared.size > 0;
     this.tidy(resource, state);
     return held;
+  }
+
+  /**
+   * Whether a take would succeed now, changing nothing: how the nodes that answer would vote in
+   * a round that too few nodes answer (the engine's telemetry reports their votes).
+   */
+  wouldTake(token: string, resources: readonly string[], hold: HoldKind, fair: boolean): boolean {
+    const now = this.clock.now();
+    const free = resources.every((name) => {
+      const state = this.stateOf(name, now);
+      const first = !fair || state.line.size === 0 || headOf(state.line) === token;
+      const blocked = hold.shared ? this.blocksShared(state, token, hold.kind, now) : this.blocksExclusive(state, token, 0, now, false);
+      return first && blocked === undefined;
+    });
+    for (const name of resources) if (this.resources.has(name)) this.tidy(name, this.stateOf(name, now));
+    return free;
   }
 
   /** Every live hold, by resource. */
@@ -167,8 +202,11 @@ export class MemoryHolds {
     }
   }
 
-  /** Calls `listener` whenever a hold on one of the resources is given back; returns the unsubscribe. */
-  onRelease(resources: readonly string[], listener: () => void): () => void {
+  /**
+   * Calls the listener whenever a hold on one of the resources is given back (a fair listener only
+   * when it is first in line then, as a fair release names that waiter); returns the unsubscribe.
+   */
+  onRelease(resources: readonly string[], listener: ReleaseListener): () => void {
     for (const name of resources) {
       let set = this.listeners.get(name);
       if (!set) this.listeners.set(name, (set = new Set()));
@@ -184,15 +222,45 @@ export class MemoryHolds {
   }
 
   private announce(resources: readonly string[]): void {
-    const heard = new Set(resources.flatMap((name) => [...(this.listeners.get(name) ?? [])]));
-    for (const listener of heard) listener();
+    const heard = new Set<ReleaseListener>();
+    for (const name of resources) {
+      const line = this.resources.get(name)?.line;
+      const first = line && line.size > 0 ? headOf(line) : undefined;
+      for (const listener of this.listeners.get(name) ?? []) {
+        if (!listener.fair || first === undefined || listener.token === first) heard.add(listener);
+      }
+    }
+    for (const listener of heard) listener.heard();
+  }
+
+  /**
+   * The fair step (primitives/fair.ts): a newcomer draws a ticket on each resource, the largest
+   * is its place on all of them, and it may go on only when it is first in every line.
+   */
+  private standFirst(token: string, resources: readonly string[], now: number): boolean {
+    const states = resources.map((name) => this.stateOf(name, now));
+    const ticket = Math.max(...states.map((state) => state.line.get(token) ?? state.lastTicket + 1));
+    for (const state of states) {
+      state.lastTicket = Math.max(state.lastTicket, ticket);
+      state.line.set(token, ticket);
+    }
+    return states.every((state) => headOf(state.line) === token);
+  }
+
+  /** How long the exclusive hold of any of the resources still runs (a fair waiter behind others is told it). */
+  private exclusiveLeft(resources: readonly string[], now: number): number | undefined {
+    const ends = resources.flatMap((name) => {
+      const held = this.stateOf(name, now).exclusive;
+      return held ? [held.endsAt - now] : [];
+    });
+    return ends.length > 0 ? Math.max(...ends) : undefined;
   }
 
   /** As the exclusive take script: another owner's lock, or shared holders (then we wait, marked). */
-  private blocksExclusive(state: ResourceState, token: string, ttl: number, now: number): TakeResult | undefined {
+  private blocksExclusive(state: ResourceState, token: string, ttl: number, now: number, mark = true): TakeResult | undefined {
     if (state.exclusive && state.exclusive.token !== token) return busy(state.exclusive.endsAt - now);
     if (state.shared.size === 0) return undefined;
-    if (!state.writerWaiting || state.writerWaiting.token === token) state.writerWaiting = { token, endsAt: now + ttl };
+    if (mark && (!state.writerWaiting || state.writerWaiting.token === token)) state.writerWaiting = { token, endsAt: now + ttl };
     return busy(Math.max(...state.shared.values()) - now);
   }
 
@@ -210,24 +278,35 @@ export class MemoryHolds {
 
   /** Forgets a resource nobody holds and that has no fence to keep: the table stays as small as what is held. */
   private tidy(name: string, state: ResourceState): void {
-    if (!state.exclusive && state.shared.size === 0 && !state.writerWaiting && state.fence === 0) this.resources.delete(name);
+    if (!state.exclusive && state.shared.size === 0 && !state.writerWaiting && state.fence === 0 && state.line.size === 0) this.resources.delete(name);
   }
 
   /** The resource's state with every lease that has ended removed (as Redis expires keys). */
   private stateOf(name: string, now: number): ResourceState {
     let state = this.resources.get(name);
     if (!state) {
-      state = { exclusive: undefined, shared: new Map(), sharedKind: undefined, writerWaiting: undefined, fence: 0 };
+      state = { exclusive: undefined, shared: new Map(), sharedKind: undefined, writerWaiting: undefined, fence: 0, line: new Map(), lastTicket: 0 };
       this.resources.set(name, state);
     }
     if (state.exclusive && state.exclusive.endsAt <= now) state.exclusive = undefined;
     for (const [token, endsAt] of state.shared) if (endsAt <= now) state.shared.delete(token);
     if (state.writerWaiting && state.writerWaiting.endsAt <= now) state.writerWaiting = undefined;
     if (state.shared.size === 0) state.sharedKind = undefined;
+    // Tickets only order the waiters in line now: an empty line starts again from 1.
+    if (state.line.size === 0) state.lastTicket = 0;
     return state;
   }
 }
 
 function busy(holderMs: number | undefined): TakeResult {
   return { kind: 'busy', holderMs: holderMs !== undefined && Number.isFinite(holderMs) && holderMs > 0 ? holderMs : undefined };
+}
+
+/** The waiter first in a fair line: the smallest ticket, ties by token (as a sorted set orders them). */
+function headOf(line: ReadonlyMap<string, number>): string | undefined {
+  let first: [string, number] | undefined;
+  for (const entry of line) {
+    if (!first || entry[1] < first[1] || (entry[1] === first[1] && entry[0] < first[0])) first = entry;
+  }
+  return first?.[0];
 }

@@ -2,6 +2,8 @@ import { LockLostError } from '../core/index.js';
 import type { Clock, Lock, LockMode, ReleaseResult } from '../core/index.js';
 import { AutoExtension } from '../core/engine/auto-extension.js';
 import { LeaseWatch } from '../core/engine/lease-watch.js';
+import { NO_VOTES } from '../core/engine/reports.js';
+import type { ExtendReport, ReleaseReport, RoundVotes } from '../core/engine/reports.js';
 import { ttlValue } from '../core/options.js';
 import { leaseDeadline } from '../core/time/clock.js';
 
@@ -9,11 +11,14 @@ import { leaseDeadline } from '../core/time/clock.js';
 export interface MemoryLockContext {
   readonly clock: Clock;
   readonly driftFactor: number;
-  /** One extension step: undefined when done, else why it failed (the lock is then lost). */
-  extendHold(lock: MemoryLock, ttl: number): string | undefined;
-  giveHold(lock: MemoryLock): ReleaseResult;
+  /** One extension round: how the simulated nodes voted, and why it failed (the lock is then lost). */
+  extendHold(lock: MemoryLock, ttl: number): { readonly votes: RoundVotes; readonly failure?: string };
+  giveHold(lock: MemoryLock): { readonly result: ReleaseResult; readonly votes: RoundVotes };
   onLost(lock: MemoryLock, error: LockLostError): void;
   onReleased(lock: MemoryLock, result: ReleaseResult): void;
+  /** Telemetry, set only for locks made while someone listens (as the real engine's). */
+  onExtendSettled?(report: ExtendReport): void;
+  onReleaseSettled?(report: ReleaseReport): void;
 }
 
 export interface MemoryLockInit {
@@ -73,9 +78,14 @@ export class MemoryLock implements Lock {
     return this.watch.signal;
   }
 
+  /** true once release() was called (as on the real handle). */
+  get isReleased(): boolean {
+    return this.releasing !== undefined;
+  }
+
   extend(ttl?: number): Promise<void> {
     const lease = ttlValue(ttl, 'ttl') ?? this.ttl;
-    const next = this.extending.then(() => this.extendOnce(lease));
+    const next = this.extending.then(() => (this.context.onExtendSettled ? this.reportedExtend(lease) : this.extendOnce(lease)));
     this.extending = next.catch(() => undefined);
     return next;
   }
@@ -95,13 +105,36 @@ export class MemoryLock implements Lock {
     this.autoExtension.start();
   }
 
-  private async extendOnce(ttl: number): Promise<void> {
+  /** As the real handle: one ExtendReport per extension, refused ones included (with no votes). */
+  private async reportedExtend(ttl: number): Promise<void> {
+    const { clock } = this.context;
+    const startedAt = clock.now();
+    let votes = NO_VOTES;
+    const report = (error?: Error): ExtendReport => ({
+      lock: this,
+      outcome: error ? 'lost' : 'granted',
+      votes,
+      durationMs: clock.now() - startedAt,
+      validityMs: this.remaining,
+      ...(error ? { error } : {}),
+    });
+    try {
+      await this.extendOnce(ttl, (seen) => (votes = seen));
+    } catch (error) {
+      this.context.onExtendSettled?.(report(error as Error));
+      throw error;
+    }
+    this.context.onExtendSettled?.(report());
+  }
+
+  private async extendOnce(ttl: number, seen?: (votes: RoundVotes) => void): Promise<void> {
     if (this.releasing) throw new LockLostError(this.resources, 'it was released');
     if (this.signal.aborted) throw this.signal.reason as LockLostError;
     const { clock, driftFactor } = this.context;
     if (this.watch.validUntil <= clock.now()) throw this.lose('it expired before the extension');
     const startedAt = clock.now();
-    const failure = this.context.extendHold(this, ttl);
+    const { votes, failure } = this.context.extendHold(this, ttl);
+    seen?.(votes);
     if (failure !== undefined) throw this.lose(failure);
     this.watch.renew(leaseDeadline(startedAt, ttl, driftFactor));
   }
@@ -110,8 +143,11 @@ export class MemoryLock implements Lock {
     this.watch.noticeExpiry();
     this.autoExtension?.stop();
     this.watch.stop();
-    const result = this.context.giveHold(this);
+    const { clock } = this.context;
+    const startedAt = clock.now();
+    const { result, votes } = this.context.giveHold(this);
     this.context.onReleased(this, result);
+    this.context.onReleaseSettled?.({ lock: this, outcome: result.released ? 'released' : 'incomplete', votes, durationMs: clock.now() - startedAt });
     return result;
   }
 

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Injectable, Param, Post } from '@nestjs/common';
 import type { INestApplication, Type } from '@nestjs/common';
 import request from 'supertest';
-import { LockBusyError, LockLostError, Locked, QuorumUnavailableError, RedlockConfigError, RedlockService } from '../../lib/index.js';
-import type { Lock, LockMode, RedlockError } from '../../lib/index.js';
+import { LockAbortedError, LockBusyError, LockLostError, Locked, QuorumUnavailableError, Redlock, RedlockConfigError, RedlockService } from '../../lib/index.js';
+import type { AcquireReport, ExtendReport, Lock, LockMode, RedlockError, RedlockEvents, ReleaseReport } from '../../lib/index.js';
 
 /**
  * One behaviour suite for every engine the NestJS layer can run on: RedlockTestingModule's
@@ -46,6 +46,26 @@ export interface WorldParts {
 }
 
 export type MakeWorld = (parts: WorldParts) => Promise<LockWorld>;
+
+/**
+ * Records one event of the application's engine (the core Redlock token: Redlock on real nodes,
+ * InMemoryRedlock in process) while a test runs, and stops listening after it.
+ */
+async function listening<E extends keyof RedlockEvents, T>(
+  app: INestApplication,
+  event: E,
+  body: (seen: RedlockEvents[E][0][]) => Promise<T>,
+): Promise<T> {
+  const engine = app.get(Redlock);
+  const seen: RedlockEvents[E][0][] = [];
+  const listener = ((info: RedlockEvents[E][0]) => void seen.push(info)) as never;
+  engine.on(event, listener);
+  try {
+    return await body(seen);
+  } finally {
+    engine.off(event, listener);
+  }
+}
 
 /** A promise the test opens when a held call may finish. */
 function gate(): { readonly shut: Promise<void>; open(): void } {
@@ -101,6 +121,14 @@ class Orders {
   @Locked('stock:<sku>', { fenced: true })
   async reserve(sku: string): Promise<number | undefined> {
     return this.redlock.current()?.fence;
+  }
+
+  readonly served: number[] = [];
+
+  @Locked('queue:<id>', { fair: true, wait: 5_000 })
+  async serve(id: string, turn: number): Promise<void> {
+    this.served.push(turn);
+    await sleep(20);
   }
 
   @Locked('export:<name>', { limit: 2 })
@@ -312,6 +340,154 @@ export function describeLockBehaviour(engine: string, makeWorld: MakeWorld): voi
       });
     });
 
+    describe('fair: true', () => {
+      it('serves waiters in arrival order once the holder lets go', async () => {
+        const hold = await world.holdElsewhere('queue:f1');
+        const calls: Promise<void>[] = [];
+        for (let turn = 0; turn < 5; turn += 1) {
+          calls.push(orders.serve('f1', turn));
+          await sleep(40); // each one is in line before the next comes
+        }
+        await hold.release();
+        await Promise.all(calls);
+        expect(orders.served).toEqual([0, 1, 2, 3, 4]);
+      });
+
+      it('a waiter first in line holds later fair callers back, even from a resource that is free; plain callers are not held back', async () => {
+        const hold = await world.holdElsewhere('queue:y');
+        // First in the lines of x and y, kept waiting by y's holder.
+        const first = service.acquire(['queue:x', 'queue:y'], { fair: true, wait: 5_000 });
+        await sleep(50);
+        expect(await service.tryAcquire('queue:x', { fair: true })).toBeNull();
+        const plain = await service.tryAcquire('queue:x');
+        expect(plain).not.toBeNull();
+        await plain!.release();
+        let behindGranted = false;
+        const behind = service.acquire('queue:x', { fair: true, wait: 5_000 }).then((lock) => {
+          behindGranted = true;
+          return lock;
+        });
+        await sleep(50);
+        await hold.release();
+        const lock = await first;
+        expect(lock.resources).toEqual(['queue:x', 'queue:y']);
+        await sleep(100);
+        expect(behindGranted).toBe(false);
+        const released = performance.now();
+        await lock.release();
+        await (await behind).release();
+        expect(performance.now() - released).toBeLessThan(500); // named by the release, not a fallback timer
+      });
+
+      it('a waiter that gives up leaves the line at once: the one behind it is next', async () => {
+        const hold = await world.holdElsewhere('queue:a');
+        const quitter = new AbortController();
+        const first = service.acquire('queue:a', { fair: true, wait: 5_000, signal: quitter.signal }).catch((e: unknown) => e);
+        await sleep(50);
+        const second = service.acquire('queue:a', { fair: true, wait: 5_000 });
+        await sleep(50);
+        quitter.abort();
+        expect(await first).toBeInstanceOf(LockAbortedError);
+        const released = performance.now();
+        await hold.release();
+        const lock = await second;
+        expect(performance.now() - released).toBeLessThan(500);
+        await lock.release();
+      });
+
+      it('is for plain exclusive locks only: RedlockConfigError naming options.fair', async () => {
+        for (const options of [{ fair: 'yes' }, { fair: true, mode: 'read' }, { fair: true, limit: 2 }, { fair: true, fenced: true }]) {
+          const error = await rejectionOf(service.acquire('queue:bad', options as never));
+          expect(error).toBeInstanceOf(RedlockConfigError);
+          expect((error as RedlockConfigError).field).toBe('options.fair');
+        }
+      });
+    });
+
+    describe('events', () => {
+      it('acquireSettled: granted, busy (acquire and tryAcquire), with attempts and the nodes\' votes', async () => {
+        await listening(world.app, 'acquireSettled', async (seen: AcquireReport[]) => {
+          const lock = await service.acquire('event:a1', { fenced: true });
+          const hold = await world.holdElsewhere('event:a2', { ttl: 4_000 });
+          await rejectionOf(service.acquire('event:a2', { wait: 0 }));
+          expect(await service.tryAcquire('event:a2')).toBeNull();
+          await hold.release();
+          await lock.release();
+          const [granted, busy, tried] = seen;
+          expect(seen).toHaveLength(3);
+          expect(granted).toMatchObject({ resources: ['event:a1'], mode: 'write', fenced: true, once: false, outcome: 'granted', attempts: 1, lock });
+          expect(granted!.votes.yes).toBeGreaterThanOrEqual(2);
+          expect(granted!.votes).toMatchObject({ no: 0, errors: 0 });
+          expect(granted!.validityMs).toBeGreaterThan(4_000);
+          expect(granted!.error).toBeUndefined();
+          expect(busy).toMatchObject({ resources: ['event:a2'], once: false, outcome: 'busy', attempts: 1, votes: { yes: 0, errors: 0 } });
+          expect(busy!.votes.no).toBeGreaterThanOrEqual(2);
+          expect(busy!.error).toBeInstanceOf(LockBusyError);
+          expect(busy!.lock).toBeUndefined();
+          expect(tried).toMatchObject({ once: true, outcome: 'busy', attempts: 1 });
+          expect(tried!.error).toBeUndefined();
+          for (const report of seen) expect(report.durationMs).toBeGreaterThanOrEqual(0);
+        });
+      });
+
+      it('acquireSettled counts the attempts of a call that waited', async () => {
+        await listening(world.app, 'acquireSettled', async (seen: AcquireReport[]) => {
+          const hold = await world.holdElsewhere('event:w1');
+          setTimeout(() => void hold.release(), 150);
+          const lock = await service.acquire('event:w1', { wait: 2_000 });
+          await lock.release();
+          expect(seen).toHaveLength(1);
+          expect(seen[0]).toMatchObject({ outcome: 'granted', lock });
+          expect(seen[0]!.attempts).toBeGreaterThanOrEqual(2);
+          expect(seen[0]!.durationMs).toBeGreaterThanOrEqual(140);
+        });
+      });
+
+      it('extendSettled and releaseSettled for a lock made while someone listens', async () => {
+        const extended: ExtendReport[] = [];
+        await listening(world.app, 'releaseSettled', async (released: ReleaseReport[]) => {
+          await listening(world.app, 'extendSettled', async (seen) => {
+            const lock = await service.acquire('event:e1', { ttl: 1_000 });
+            await lock.extend(2_000);
+            expect(await lock.release()).toEqual({ released: true, nodes: 3 });
+            await expect(lock.extend()).rejects.toBeInstanceOf(LockLostError);
+            extended.push(...seen);
+            expect(released).toEqual([{ lock, outcome: 'released', votes: { yes: 3, no: 0, errors: 0 }, durationMs: expect.any(Number) }]);
+            expect(extended).toHaveLength(2);
+            expect(extended[0]).toMatchObject({ lock, outcome: 'granted', votes: { no: 0, errors: 0 } });
+            expect(extended[0]!.votes.yes).toBeGreaterThanOrEqual(2);
+            expect(extended[0]!.validityMs).toBeGreaterThan(1_500);
+            // Refused before asking the nodes: no votes.
+            expect(extended[1]).toMatchObject({ lock, outcome: 'lost', votes: { yes: 0, no: 0, errors: 0 }, validityMs: 0 });
+            expect(extended[1]!.error).toBeInstanceOf(LockLostError);
+          });
+        });
+      });
+
+      it('lockLost when a lease ends without an extension, with the error the signal aborted with', async () => {
+        await listening(world.app, 'lockLost', async (seen) => {
+          const lock = await service.acquire('event:l1', { ttl: 300 });
+          await new Promise((resolve) => lock.signal.addEventListener('abort', resolve, { once: true }));
+          expect(seen).toHaveLength(1);
+          expect(Object.keys(seen[0]!).sort()).toEqual(['error', 'resources']);
+          expect(seen[0]!.resources).toEqual(['event:l1']);
+          expect(seen[0]!.error).toBe(lock.signal.reason);
+          expect(seen[0]!.error).toBeInstanceOf(LockLostError);
+          await sleep(320);
+          expect(await lock.release()).toEqual({ released: false, nodes: 0 });
+          expect(seen).toHaveLength(1); // once
+        });
+      });
+
+      it('nothing is reported for a lock made before anyone listened', async () => {
+        const lock = await service.acquire('event:n1');
+        await listening(world.app, 'releaseSettled', async (seen) => {
+          await lock.release();
+          expect(seen).toEqual([]);
+        });
+      });
+    });
+
     describe('bad arguments', () => {
       it('throw RedlockConfigError naming the field, as the engine does', async () => {
         const fieldOf = async (call: Promise<unknown>) => ((await rejectionOf(call)) as RedlockConfigError).field;
@@ -328,8 +504,21 @@ export function describeLockBehaviour(engine: string, makeWorld: MakeWorld): voi
     // Last: taking nodes away is the roughest thing a test does to a world.
     describe('unavailable nodes', () => {
       it('are a 503 and a QuorumUnavailableError, never a wait; locking works again when they return', async () => {
+        const heldBefore = await service.acquire('order:u2');
         await world.nodesDown();
         try {
+          // A release that reaches one node of three: releaseIncomplete, and the lock lingers.
+          await listening(world.app, 'releaseIncomplete', async (seen) => {
+            const result = await heldBefore.release();
+            expect(result).toEqual({ released: false, nodes: 1 });
+            expect(seen).toEqual([{ resources: ['order:u2'], result }]);
+          });
+          await listening(world.app, 'acquireSettled', async (seen: AcquireReport[]) => {
+            await rejectionOf(service.acquire('order:u3'));
+            expect(seen).toHaveLength(1);
+            expect(seen[0]).toMatchObject({ outcome: 'unavailable', attempts: 1, votes: { yes: 1, no: 0, errors: 2 } });
+            expect(seen[0]!.error).toBeInstanceOf(QuorumUnavailableError);
+          });
           const started = performance.now();
           const unavailable = await http().post('/orders/u1/pay');
           expect(unavailable.status).toBe(503);
