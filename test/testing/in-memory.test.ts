@@ -1,13 +1,15 @@
 import 'reflect-metadata';
+import type { DynamicModule } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { RedlockTestingControls, RedlockTestingModule } from '../../lib/testing/index.js';
 import { describeLockBehaviour } from './lock-behaviour.js';
 import type { LockWorld, WorldParts } from './lock-behaviour.js';
 
-// The behaviour suite on RedlockTestingModule: no Redis anywhere, the same tests as on-redis.test.ts.
-async function inMemoryWorld({ controllers, providers, options }: WorldParts): Promise<LockWorld> {
+// The behaviour suite on RedlockTestingModule: no Redis anywhere, the same tests as on-redis.test.ts,
+// once with forRoot and once with forRootAsync (which must give the same module).
+const inMemoryWorld = (moduleFor: (options: WorldParts['options']) => DynamicModule) => async ({ controllers, providers, options }: WorldParts): Promise<LockWorld> => {
   const ref = await Test.createTestingModule({
-    imports: [RedlockTestingModule.forRoot(options)],
+    imports: [moduleFor(options)],
     controllers,
     providers,
   }).compile();
@@ -30,6 +32,10 @@ async function inMemoryWorld({ controllers, providers, options }: WorldParts): P
       await app.close();
     },
   };
-}
+};
 
-describeLockBehaviour('RedlockTestingModule (in-process, no Redis)', inMemoryWorld);
+describeLockBehaviour('RedlockTestingModule.forRoot (in-process, no Redis)', inMemoryWorld((options) => RedlockTestingModule.forRoot(options)));
+describeLockBehaviour(
+  'RedlockTestingModule.forRootAsync (in-process, no Redis)',
+  inMemoryWorld((options) => RedlockTestingModule.forRootAsync({ useFactory: async () => ({ nodes: 3, ...options }) })),
+);

@@ -2,8 +2,8 @@ import 'reflect-metadata';
 // Some parameters exist only for the key templates that name them.
 /* eslint-disable @typescript-eslint/no-unused-vars */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { Controller, Injectable, Module, Param, Post } from '@nestjs/common';
-import type { INestApplication } from '@nestjs/common';
+import { Controller, Inject, Injectable, Module, Param, Post } from '@nestjs/common';
+import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
@@ -16,8 +16,9 @@ import {
   RedlockModule,
   RedlockService,
 } from '../../lib/index.js';
-import type { Lock } from '../../lib/index.js';
+import type { Lock, RedlockModuleOptions, RedlockOptionsFactory } from '../../lib/index.js';
 import { InMemoryRedlock, RedlockTestingControls, RedlockTestingModule } from '../../lib/testing/index.js';
+import type { RedlockTestingModuleAsyncOptions } from '../../lib/testing/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 // What only the testing module has: its controls, its options, and the ways into a user's tests.
@@ -220,6 +221,152 @@ describe('RedlockTestingModule.forRoot() options', () => {
     expect((await waiting).resources).toEqual(['job2']);
     await redlock.quit();
     expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+describe('RedlockTestingModule.forRootAsync()', () => {
+  // Production-shaped configuration: URLs nobody can reach (nothing connects), a ttl of its own.
+  const URLS = ['redis://10.255.0.1:6379', 'redis://10.255.0.2:6379', 'redis://10.255.0.3:6379', 'redis://10.255.0.4:6379', 'redis://10.255.0.5:6379'];
+  const CONFIG = Symbol('CONFIG');
+  @Module({ providers: [{ provide: CONFIG, useValue: { urls: URLS, ttl: 3_000 } }], exports: [CONFIG] })
+  class ConfigModule {}
+
+  let created = 0;
+  @Injectable()
+  class RedlockConfig implements RedlockOptionsFactory {
+    constructor() {
+      created += 1;
+    }
+    createRedlockOptions(): RedlockModuleOptions {
+      return { nodes: URLS.slice(0, 3), keyPrefix: 'async:' };
+    }
+  }
+  @Module({ providers: [RedlockConfig], exports: [RedlockConfig] })
+  class RedlockConfigModule {}
+
+  /** A feature module that does not import the testing module: it reaches RedlockService only if that is global. */
+  @Injectable()
+  class Consumer {
+    constructor(@Inject(RedlockService) readonly redlock: RedlockService) {}
+  }
+  @Module({ providers: [Consumer], exports: [Consumer] })
+  class FeatureModule {}
+
+  const apps: INestApplication[] = [];
+  async function start(root: DynamicModule, imports: (DynamicModule | typeof FeatureModule)[] = []): Promise<INestApplication> {
+    const ref = await Test.createTestingModule({ imports: [root, ...imports], controllers: [PaymentsController], providers: [Payments] }).compile();
+    const app = ref.createNestApplication({ logger: false });
+    apps.push(app);
+    await app.init();
+    return app;
+  }
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  });
+
+  async function startupError(root: DynamicModule): Promise<unknown> {
+    // Resolves to the error the start-up failed with (an Error saying so when it did not fail).
+    return start(root).then(
+      () => new Error('expected the start-up to fail'),
+      (error: unknown) => error,
+    );
+  }
+
+  it('useFactory gets what it injects from the modules it imports; the production node list counts by its length', async () => {
+    const app = await start(
+      RedlockTestingModule.forRootAsync({
+        imports: [ConfigModule],
+        inject: [CONFIG],
+        useFactory: async (config: { urls: string[]; ttl: number }) => ({ nodes: config.urls, ttl: config.ttl, keyPrefix: 'factory:' }),
+      }),
+    );
+    expect(app.get(Redlock)).toBeInstanceOf(InMemoryRedlock);
+    expect(app.get(Redlock).keyPrefix).toBe('factory:');
+    expect((await app.get(Payments).pay('a1'))?.resources).toEqual(['order:a1']);
+    const service = app.get(RedlockService);
+    const lock = await service.acquire('order:a1');
+    expect(lock.remaining).toBeLessThanOrEqual(3_000); // the factory's ttl
+    expect(lock.remaining).toBeGreaterThan(2_500);
+    expect(await lock.release()).toEqual({ released: true, nodes: 5 });
+    // Five simulated nodes: two may be down, three may not.
+    const controls = app.get(RedlockTestingControls);
+    controls.nodesDown(2);
+    expect(await (await service.acquire('order:a2')).release()).toEqual({ released: true, nodes: 3 });
+    controls.nodesDown(1);
+    expect((await request(app.getHttpServer()).post('/orders/a3/pay')).status).toBe(503);
+    controls.nodesUp();
+    const hold = controls.hold('order:a3');
+    expect((await request(app.getHttpServer()).post('/orders/a3/pay')).status).toBe(409);
+    hold.release();
+    expect((await request(app.getHttpServer()).post('/orders/a3/pay')).status).toBe(201);
+  });
+
+  it('takes RedlockModule.forRootAsync\'s options unchanged: useClass makes the options class once', async () => {
+    // Typed as RedlockModule's own argument: the same object goes to either module.
+    const asyncOptions: Parameters<typeof RedlockModule.forRootAsync>[0] = { useClass: RedlockConfig };
+    created = 0;
+    const app = await start(RedlockTestingModule.forRootAsync(asyncOptions));
+    expect(created).toBe(1);
+    expect(app.get(Redlock).keyPrefix).toBe('async:');
+    expect((await app.get(Payments).pay('c1'))?.resources).toEqual(['order:c1']);
+  });
+
+  it('useExisting reuses the provider of an imported module instead of making another', async () => {
+    created = 0;
+    const app = await start(RedlockTestingModule.forRootAsync({ imports: [RedlockConfigModule], useExisting: RedlockConfig }));
+    expect(created).toBe(1);
+    expect(app.get(Redlock).keyPrefix).toBe('async:');
+  });
+
+  it('nodes as a count; the module is global by default and honours isGlobal: false', async () => {
+    const app = await start(RedlockTestingModule.forRootAsync({ useFactory: () => ({ nodes: 1 }) }), [FeatureModule]);
+    const lock = await app.get(Consumer).redlock.acquire('order:g1');
+    expect(await lock.release()).toEqual({ released: true, nodes: 1 });
+    // FeatureModule does not import the testing module: without isGlobal it cannot inject RedlockService.
+    const error = await start(RedlockTestingModule.forRootAsync({ isGlobal: false, useFactory: () => ({}) }), [FeatureModule]).catch((e: unknown) => e);
+    expect(String(error)).toMatch(/RedlockService/);
+  });
+
+  it('a fresh engine per application, and shutting it down releases what it holds', async () => {
+    const options: RedlockTestingModuleAsyncOptions = { useFactory: () => ({ ttl: 2_000 }) };
+    const first = await start(RedlockTestingModule.forRootAsync(options));
+    const second = await start(RedlockTestingModule.forRootAsync(options));
+    expect(first.get(Redlock)).not.toBe(second.get(Redlock));
+    const lock = await first.get(RedlockService).acquire('order:f1', { autoExtend: true });
+    expect(await second.get(RedlockService).isLocked('order:f1')).toBe(false);
+    const controls = first.get(RedlockTestingControls);
+    await first.close();
+    apps.splice(apps.indexOf(first), 1);
+    expect(lock.remaining).toBe(0);
+    expect(controls.held()).toEqual([]);
+  });
+
+  it.each([
+    [{ ttl: -1 }, 'options.ttl'],
+    [{ nodes: 0 }, 'options.nodes'],
+    [{ nodes: ['not a url'] }, 'options.nodes[0]'],
+    [{ retryDelay: 1.5 }, 'options.retryDelay'],
+    [{ tll: 1_000 }, 'options.tll'],
+    [{ wakeUps: 'no' }, 'options.wakeUps'],
+    [null, 'options'],
+    [undefined, 'options'],
+  ])('bad options from the factory (%j) fail the start-up with RedlockConfigError naming %s', async (made, field) => {
+    const error = await startupError(RedlockTestingModule.forRootAsync({ useFactory: async () => made as never }));
+    expect(error).toBeInstanceOf(RedlockConfigError);
+    expect((error as RedlockConfigError).field).toMatch(new RegExp(`^${field.replace(/[.[\]]/g, '\\$&')}`));
+  });
+
+  it('a malformed call throws at once, naming the field', () => {
+    const factory = () => ({});
+    expect(fieldOf(() => RedlockTestingModule.forRootAsync(null as never))).toBe('options');
+    expect(fieldOf(() => RedlockTestingModule.forRootAsync({}))).toBe('options');
+    expect(fieldOf(() => RedlockTestingModule.forRootAsync({ useFactory: 42 } as never))).toBe('options.useFactory');
+    expect(fieldOf(() => RedlockTestingModule.forRootAsync({ useClass: 'RedlockConfig' } as never))).toBe('options.useClass');
+    expect(fieldOf(() => RedlockTestingModule.forRootAsync({ useFactory: factory, useClass: RedlockConfig }))).toBe('options.useClass');
+    expect(fieldOf(() => RedlockTestingModule.forRootAsync({ useFactory: factory, inject: CONFIG } as never))).toBe('options.inject');
+    expect(fieldOf(() => RedlockTestingModule.forRootAsync({ useFactory: factory, imports: ConfigModule } as never))).toBe('options.imports');
+    expect(fieldOf(() => RedlockTestingModule.forRootAsync({ useFactory: factory, isGlobal: 'yes' } as never))).toBe('options.isGlobal');
+    expect(fieldOf(() => RedlockTestingModule.forRootAsync({ useFactory: factory, ttl: 1_000 } as never))).toBe('options.ttl');
   });
 });
 
