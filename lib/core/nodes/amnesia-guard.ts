@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../time/clock.js';
 import { SEAL } from './guard-scripts.js';
+import { HASH_SLOTS } from './hash-slots.js';
 import type { LockNode } from './lock-node.js';
 import type { NodeStanding } from './node-standing.js';
 import { libraryKey } from './reserved-keys.js';
@@ -80,10 +81,7 @@ export class AmnesiaGuard {
   private bornUntil = Number.NEGATIVE_INFINITY;
   /** Acquire rounds started so far. */
   private rounds = 0;
-  /**
-   * This client found the deployment fresh and is marking it. `doneAtRound`: the rounds started
-   * when the marking was done; a round started before then may have read a node before its mark.
-   */
+  /** This client found the deployment fresh and is marking it (or did). */
   private freshSeal: FreshSeal | undefined;
 
   constructor(private readonly settings: AmnesiaGuardSettings) {
@@ -133,13 +131,15 @@ export class AmnesiaGuard {
           throw this.sitOut(node, slot, undefined, 'it has no marker and not every node answered, so a fresh node cannot be told from one that lost its data');
         }
         // A fresh deployment: every node answered and none ever served.
-        const seal = this.markFresh(census.nodes, slot ?? census.nodes.find((n) => n.slotted)?.slotted?.slotOf(keys));
-        void seal.sealed.then(() => (seal.doneAtRound = this.rounds));
-        this.freshSeal = seal;
+        this.freshSeal = this.markFresh(census.nodes, slot ?? census.nodes.find((n) => n.slotted)?.slotted?.slotOf(keys));
       }
     }
     // A reply that may have been read before our own fresh marking landed: fresh, once marked.
-    if (this.freshSeal !== undefined && (this.freshSeal.doneAtRound === undefined || census.round <= this.freshSeal.doneAtRound)) {
+    // Per slot on a Cluster voter, whose marking takes seconds: a slot that was marked before
+    // this round started and is unmarked now lost its data, even while other slots are still
+    // being marked.
+    const markedAt = this.freshSeal?.markedAtRound(node.index, slot);
+    if (this.freshSeal !== undefined && (markedAt === undefined || census.round <= markedAt)) {
       // The round's slot on the Cluster voters, whichever kind this node is: a plain node's vote
       // waits for the voters to be marked in that slot, not in all 16384.
       const roundSlot = slot ?? census.nodes.find((n) => n.slotted)?.slotted?.slotOf(keys);
@@ -172,20 +172,33 @@ export class AmnesiaGuard {
   private markFresh(nodes: readonly LockNode[], firstSlot: number | undefined): FreshSeal {
     const lease = this.settings.ownLargestLease();
     const args = [lease, 0, BIRTH_MS, ''];
-    const marks = nodes.map((n) => {
+    // The rounds started when each node (each slot of a Cluster voter) was marked.
+    const markedAt = nodes.map((n) => (n.slotted ? new Float64Array(HASH_SLOTS).fill(Number.NaN) : [Number.NaN]));
+    const marks = nodes.map((n, i) => {
       if (!n.slotted) {
-        const whole = n.run(SEAL, this.keys, args).then(() => undefined);
+        const whole = n.run(SEAL, this.keys, args).then(() => {
+          markedAt[i]![0] = this.rounds;
+        });
         return { all: whole, slot: () => whole };
       }
-      return n.slotted.runInEverySlot(SEAL, this.keys, args, firstSlot);
+      return n.slotted.runInEverySlot(SEAL, this.keys, args, firstSlot, (slot) => {
+        markedAt[i]![slot] = this.rounds;
+      });
     });
     const everyOne = (promises: Promise<void>[]) => Promise.allSettled(promises).then((results) => results.every((r) => r.status === 'fulfilled'));
     const sealed = everyOne(marks.map((m) => m.all)).then((marked) => {
       if (marked) this.deploymentServed = true;
       return marked;
     });
-    // The slot of the round that found the deployment fresh is marked first (a Cluster voter has 16384).
-    return { sealed, sealedIn: (slot) => (slot === undefined ? sealed : everyOne(marks.map((m) => m.slot(slot)))), doneAtRound: undefined };
+    return {
+      sealed,
+      // The slot of the round that found the deployment fresh is marked first (a Cluster voter has 16384).
+      sealedIn: (slot) => (slot === undefined ? sealed : everyOne(marks.map((m) => m.slot(slot)))),
+      markedAtRound: (node, slot) => {
+        const at = markedAt[node]?.[slot ?? 0];
+        return at === undefined || Number.isNaN(at) ? undefined : at;
+      },
+    };
   }
 
   private noteServed(index: number, served: { readonly largestLease: number; readonly birthMs: number }, slot: number | undefined): void {
@@ -211,16 +224,17 @@ function episodeOf(node: number, slot: number | undefined): string {
   return slot === undefined ? String(node) : `${node}/${slot}`;
 }
 
-/**
- * This client found the deployment fresh and is marking it. `doneAtRound`: the rounds started
- * when the marking was done; a round started before then may have read a node before its mark.
- */
+/** This client found the deployment fresh and is marking it. */
 interface FreshSeal {
   /** Whether every node was marked (in every slot, on a Cluster voter). */
   readonly sealed: Promise<boolean>;
   /** Whether every node was marked in this slot (a plain node: at all): a vote in that slot may count. */
   readonly sealedIn: (slot: number | undefined) => Promise<boolean>;
-  doneAtRound: number | undefined;
+  /**
+   * The rounds started when the node (in this slot, on a Cluster voter) was marked; undefined
+   * while it is not. A round started until then may have read it before its mark landed.
+   */
+  readonly markedAtRound: (node: number, slot: number | undefined) => number | undefined;
 }
 
 /** A new generation id for a node found to have lost data ('r' = rotated; the first one is ''). */

@@ -113,7 +113,7 @@ export class IoredisNode implements LockNode {
     this.keyMap = keyMap;
     this.slotted = keyMap && {
       slotOf: (keys) => keyMap.map(keys).slot,
-      runInEverySlot: (script, keys, args, first) => this.runInEverySlot(keyMap, script, keys, args, first),
+      runInEverySlot: (script, keys, args, first, onDone) => this.runInEverySlot(keyMap, script, keys, args, first, onDone),
     };
   }
 
@@ -260,7 +260,14 @@ export class IoredisNode implements LockNode {
    * data a new process restored. Thousands of calls, sent without waiting for each other (ioredis
    * writes them out back to back on each shard's connection), `first` ahead of them; once per deployment.
    */
-  private runInEverySlot(slots: ClusterKeyMap, script: LockScript, keys: readonly string[], args: readonly (string | number)[], first?: number): { all: Promise<void>; slot(slot: number): Promise<void> } {
+  private runInEverySlot(
+    slots: ClusterKeyMap,
+    script: LockScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    first?: number,
+    onDone?: (slot: number) => void,
+  ): { all: Promise<void>; slot(slot: number): Promise<void> } {
     const client = this.client as Cluster;
     const markSlot = async (slot: number) => {
       await this.checkSlotBoot(slot);
@@ -271,6 +278,7 @@ export class IoredisNode implements LockNode {
         if (!isNoScript(error)) throw error;
         await client.eval(script.source, slotKeys.length, ...slotKeys, ...args);
       }
+      onDone?.(slot);
     };
     // Slots are marked in batches, so that a slot some round waits for can go ahead of the queue.
     const marked = new Array<Promise<void> | undefined>(HASH_SLOTS).fill(undefined);

@@ -27,7 +27,14 @@ export interface SlottedVoter {
   slotOf(keys: readonly string[]): number;
   /**
    * Run a guard script once in every hash slot (marking a fresh deployment), `first` before the
-   * others: `all` settles when every slot did, `slot(s)` when slot s did (each rejects on failure).
+   * others: `all` settles when every slot did, `slot(s)` when slot s did (each rejects on
+   * failure), and `onDone(s)` is called as each slot succeeds.
    */
-  runInEverySlot(script: LockScript, keys: readonly string[], args: readonly (string | number)[], first?: number): { readonly all: Promise<void>; slot(slot: number): Promise<void> };
+  runInEverySlot(
+    script: LockScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    first?: number,
+    onDone?: (slot: number) => void,
+  ): { readonly all: Promise<void>; slot(slot: number): Promise<void> };
 }
