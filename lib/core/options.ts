@@ -202,6 +202,8 @@ function lockKindOf(o: Record<string, unknown>, field: string): { mode: LockMode
 
 /** A string or a non-empty array of distinct non-empty strings; returned as a frozen array. */
 export function resolveResources(resources: unknown, field = 'resources'): readonly string[] {
+  // The common case, one name, without the list's checks (the hot path of every acquire).
+  if (typeof resources === 'string' && resources.length > 0 && !resources.startsWith(RESERVED_RESOURCE_PREFIX)) return Object.freeze([resources]);
   const list = typeof resources === 'string' ? [resources] : resources;
   if (!Array.isArray(list) || list.length === 0) {
     throw new RedlockConfigError(field, `must be a non-empty string or a non-empty array of strings, got ${show(resources)}`);

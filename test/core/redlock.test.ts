@@ -152,12 +152,14 @@ describe('Redlock against real redis-server nodes', () => {
 
   it('extend keeps the lock alive past its first lease', async () => {
     const rl = redlock(3);
-    const lock = await rl.acquire('ext', { ttl: 400 });
+    // A lease of 1 s (node timeout 50 ms): shorter ones made the extension round race the
+    // per-node timeout on a loaded machine.
+    const lock = await rl.acquire('ext', { ttl: 1_000 });
     const before = lock.validUntil;
-    await new Promise((r) => setTimeout(r, 200));
-    await lock.extend(1_000);
-    expect(lock.validUntil).toBeGreaterThan(before + 500);
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 500));
+    await lock.extend(2_500);
+    expect(lock.validUntil).toBeGreaterThan(before + 1_000);
+    await new Promise((r) => setTimeout(r, 1_000));
     expect(await rl.tryAcquire('ext')).toBeNull();
     expect(lock.signal.aborted).toBe(false);
     await lock.release();

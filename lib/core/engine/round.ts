@@ -101,24 +101,27 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
       timers.add(grace);
     };
 
-    nodes.forEach((node, position) => {
-      let answered = false;
-      const timer = clock.setTimer(() => {
-        timers.delete(timer);
-        // After the event loop was blocked (GC pause, a burst of synchronous work) the timers
-        // phase runs before the poll phase that reads replies already waiting in the sockets.
-        // Judge the timeout one turn later, after that I/O, so a node that did answer in time
-        // is not counted as failed. (Validity is measured from t0 either way.)
-        setImmediate(() => {
-          if (answered || decided) return;
-          answered = true;
+    // One timer for the round: every node was asked at the same moment with the same timeout.
+    const answeredBy: boolean[] = new Array<boolean>(nodes.length).fill(false);
+    const timeout = clock.setTimer(() => {
+      timers.delete(timeout);
+      // After the event loop was blocked (GC pause, a burst of synchronous work) the timers
+      // phase runs before the poll phase that reads replies already waiting in the sockets.
+      // Judge the timeout one turn later, after that I/O, so a node that did answer in time
+      // is not counted as failed. (Validity is measured from t0 either way.)
+      setImmediate(() => {
+        nodes.forEach((node, position) => {
+          if (answeredBy[position] || decided) return;
+          answeredBy[position] = true;
           node.noteTimeout?.(timeoutMs);
           errors.push({ node: node.index, address: node.address, message: `no reply within ${timeoutMs} ms` });
           afterVote();
         });
-      }, timeoutMs);
-      timers.add(timer);
+      });
+    }, timeoutMs);
+    timers.add(timeout);
 
+    nodes.forEach((node, position) => {
       let reply: Promise<Vote<V>>;
       try {
         reply = spec.ask(node);
@@ -127,10 +130,8 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
       }
       reply.then(
         (vote) => {
-          if (answered || decided) return;
-          answered = true;
-          timer.cancel();
-          timers.delete(timer);
+          if (answeredBy[position] || decided) return;
+          answeredBy[position] = true;
           values[position] = vote.value;
           if (vote.hearAll) hearAll = true;
           if (vote.yes) yes += 1;
@@ -138,10 +139,8 @@ export function runRound<V>(spec: RoundSpec<V>): Promise<RoundOutcome<V>> {
           afterVote();
         },
         (error: unknown) => {
-          if (answered || decided) return;
-          answered = true;
-          timer.cancel();
-          timers.delete(timer);
+          if (answeredBy[position] || decided) return;
+          answeredBy[position] = true;
           errors.push(nodeErrorOf(node, error));
           afterVote();
         },
