@@ -167,7 +167,8 @@ export function check(input: CheckInput): CheckResult {
           fair: {
             drain: input.fairDrain ?? [],
             waitersKilled: faults.filter((f) => f.kind === 'kill-waiter').length,
-            longestGrantedWaitMs: Math.max(0, ...acquires.filter((a) => a.workload === 'fair' && a.result === 'ok').map((a) => a.endedAt - a.startedAt)),
+            // A frozen process's acquires wait through the freeze: left out, as from the hang check.
+            longestGrantedWaitMs: Math.max(0, ...acquires.filter((a) => a.workload === 'fair' && a.result === 'ok' && !frozen(a.proc, a.startedAt, a.endedAt)).map((a) => a.endedAt - a.startedAt)),
           },
         }
       : {}),

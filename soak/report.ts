@@ -246,7 +246,7 @@ function renderWorkloads(p: PhaseResult): string[] {
     const stuck = fair.drain.filter((d) => !d.granted).length;
     out.push(
       `| fair | ${count('fair')} | overlapping validity windows: ${n(o)}; keys whose counter is off: ${n(lost)}; waiters killed in line: ${n(fair.waitersKilled)}; ` +
-        `longest wait of a granted fair acquire: ${ms(fair.longestGrantedWaitMs)} ms; lines tried after the run: ${n(fair.drain.length)}, granted in at most ${ms(Math.max(0, ...fair.drain.map((d) => d.ms)))} ms, stuck: ${n(stuck)} | ` +
+        `longest wait of a granted fair acquire (frozen processes left out): ${ms(fair.longestGrantedWaitMs)} ms; lines tried after the run: ${n(fair.drain.length)}, granted in at most ${ms(Math.max(0, ...fair.drain.map((d) => d.ms)))} ms, stuck: ${n(stuck)} | ` +
         `${mark(o + lost + stuck === 0 && fair.drain.length > 0)} |`,
     );
   }
