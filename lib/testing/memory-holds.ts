@@ -298,8 +298,9 @@ export class MemoryHolds {
   }
 }
 
+/** Whole ms, as a node's PTTL tells them (rounded up: never a hint that comes before the end). */
 function busy(holderMs: number | undefined): TakeResult {
-  return { kind: 'busy', holderMs: holderMs !== undefined && Number.isFinite(holderMs) && holderMs > 0 ? holderMs : undefined };
+  return { kind: 'busy', holderMs: holderMs !== undefined && Number.isFinite(holderMs) && holderMs > 0 ? Math.ceil(holderMs) : undefined };
 }
 
 /** The waiter first in a fair line: the smallest ticket, ties by token (as a sorted set orders them). */
