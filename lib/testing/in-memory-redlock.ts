@@ -44,6 +44,10 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
   private readonly holds: MemoryHolds;
   private readonly held = new Set<MemoryLock>();
   private readonly holdOf = new WeakMap<MemoryLock, HoldKind>();
+  /** Fair locks: their release names the waiter first in line. */
+  private readonly fairLocks = new WeakSet<MemoryLock>();
+  /** Counts acquire calls, so a release wakes the longest-waiting writer first. */
+  private arrivals = 0;
   private closing: Promise<void> | undefined;
 
   constructor(options?: InMemoryRedlockOptions) {
@@ -155,6 +159,7 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
     const { clock, driftFactor } = this.settings;
     const hold = holdKindOf(call.mode, call.limit);
     const token = randomBytes(TOKEN_BYTES).toString('hex');
+    const arrival = (this.arrivals += 1);
     const startedAt = clock.now();
     const giveUpAt = startedAt + (once ? 0 : call.wait);
     const quorum = this.nodes.quorumFor(call.limit);
@@ -180,7 +185,7 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
         if (taken.kind === 'taken') {
           const validUntil = leaseDeadline(attemptAt, call.ttl, driftFactor);
           if (validUntil <= clock.now()) {
-            this.holds.give(token, resources, hold);
+            this.holds.give(token, resources, hold, call.fair);
             throw new QuorumUnavailableError(`a quorum granted the lock on ${resources.join(', ')} too late to leave any validity`, []);
           }
           const lock = new MemoryLock(this.lockContext(), {
@@ -193,6 +198,7 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
             validUntil,
           });
           this.holdOf.set(lock, hold);
+          if (call.fair) this.fairLocks.add(lock);
           this.held.add(lock);
           if (call.signal?.aborted) {
             await lock.release();
@@ -204,11 +210,11 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
         holderMs = taken.holderMs;
         const left = giveUpAt - clock.now();
         if (left <= 0) break;
-        const end = await this.pause(resources, call, token, left, holderMs);
+        const end = await this.pause(resources, call, { token, arrival }, left, holderMs);
         if (end === 'aborted') throw new LockAbortedError(resources, call.signal?.reason);
       }
     } finally {
-      this.holds.stopWaiting(token, resources);
+      this.holds.stopWaiting(token, resources, call.fair);
     }
     if (once) return null;
     throw new LockBusyError(resources, attempts, clock.now() - startedAt, holderMs);
@@ -224,7 +230,13 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
    * one of the resources (the timer only as a fallback), never past `wait` nor past the end of
    * the lease that blocked us.
    */
-  private pause(resources: readonly string[], call: CallSettings, token: string, left: number, holderMs: number | undefined): Promise<'woken' | 'aborted'> {
+  private pause(
+    resources: readonly string[],
+    call: CallSettings,
+    who: { readonly token: string; readonly arrival: number },
+    left: number,
+    holderMs: number | undefined,
+  ): Promise<'woken' | 'aborted'> {
     const { clock, wakeUps } = this.settings;
     const jitter = Math.random() * call.retryJitter;
     const fallback = wakeUps ? Math.max(FALLBACK_WITH_WAKE_UPS_MS, call.retryDelay) + jitter : call.retryDelay + jitter;
@@ -241,8 +253,9 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
       const onAbort = () => done('aborted');
       // A waiting acquire keeps the process alive, as the real one does.
       const timer = clock.setTimer(() => done('woken'), ms, { keepAlive: true });
-      // A fair waiter is woken only by the release that makes it first in line (as the fair release names it).
-      const unhear = wakeUps ? this.holds.onRelease(resources, { token, fair: call.fair, heard: () => done('woken') }) : undefined;
+      // Woken as the waiting room wakes it: a fair waiter by the release that names it first in line.
+      const listener = { ...who, fair: call.fair, shared: call.mode === 'read', heard: () => done('woken') };
+      const unhear = wakeUps ? this.holds.onRelease(resources, listener) : undefined;
       call.signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -286,7 +299,7 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
           const yes = this.holds.owns(lock.value, lock.resources, hold) ? up : 0;
           return { result: { released: false, nodes: yes }, votes: { yes, no: up - yes, errors: down } };
         }
-        const freed = this.holds.give(lock.value, lock.resources, hold) === lock.resources.length;
+        const freed = this.holds.give(lock.value, lock.resources, hold, this.fairLocks.has(lock)) === lock.resources.length;
         const result: ReleaseResult = freed ? { released: true, nodes: up } : { released: false, nodes: 0 };
         return { result, votes: { yes: result.nodes, no: up - result.nodes, errors: down } };
       },

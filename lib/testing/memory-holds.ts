@@ -45,10 +45,14 @@ interface ResourceState {
   lastTicket: number;
 }
 
-/** Who listens for releases: a fair waiter is woken only when the release makes it first in line. */
+/** A waiting acquire, between two attempts, as the waiting room knows it (engine/waiting-room.ts). */
 export interface ReleaseListener {
   readonly token: string;
   readonly fair: boolean;
+  /** A reader: readers wake together, they can all get in. */
+  readonly shared: boolean;
+  /** When its call came: the longest waiting is woken first. */
+  readonly arrival: number;
   heard(): void;
 }
 
@@ -117,34 +121,41 @@ export class MemoryHolds {
     });
   }
 
-  /** Compare-and-delete; returns how many resources held our token. Wakes the waiters of what it freed. */
-  give(token: string, resources: readonly string[], hold: HoldKind): number {
+  /**
+   * Compare-and-delete (withdrawing a writer-waiting mark and a place in line too); returns how
+   * many resources held our token. Announces what it freed, as the give scripts do; `fair`: a fair
+   * lock's give, whose announcement names the waiter first in line now.
+   */
+  give(token: string, resources: readonly string[], hold: HoldKind, fair = false): number {
     const now = this.clock.now();
-    let freed = 0;
+    let held = 0;
+    const freed: string[] = [];
     for (const name of resources) {
       const state = this.stateOf(name, now);
+      let letGo = false;
       if (hold.shared ? state.shared.delete(token) : state.exclusive?.token === token) {
         if (!hold.shared) state.exclusive = undefined;
-        freed += 1;
+        held += 1;
+        letGo = true;
       }
-      if (state.writerWaiting?.token === token) state.writerWaiting = undefined;
-      state.line.delete(token);
+      if (this.withdraw(state, token)) letGo = true;
+      if (letGo) freed.push(name);
       this.tidy(name, state);
     }
-    this.announce(resources);
-    return freed;
+    this.announce(freed, fair);
+    return held;
   }
 
   /** A waiter stopped waiting: as a writer it no longer holds new readers back; it leaves the fair line. */
-  stopWaiting(token: string, resources: readonly string[]): void {
+  stopWaiting(token: string, resources: readonly string[], fair = false): void {
     const now = this.clock.now();
+    const freed: string[] = [];
     for (const name of resources) {
       const state = this.stateOf(name, now);
-      if (state.writerWaiting?.token === token) state.writerWaiting = undefined;
-      state.line.delete(token);
+      if (this.withdraw(state, token)) freed.push(name);
       this.tidy(name, state);
     }
-    this.announce(resources);
+    this.announce(freed, fair);
   }
 
   /** Held right now in any mode (a running exclusive hold, reader or permit). */
@@ -221,16 +232,37 @@ export class MemoryHolds {
     };
   }
 
-  private announce(resources: readonly string[]): void {
+  /**
+   * Who a release wakes, as the waiting room decides (engine/waiting-room.ts): no herd, the
+   * longest-waiting writer and every reader; a fair release wakes the fair waiter it names (first
+   * in line now) and, of the plain waiters, as a plain release would.
+   */
+  private announce(resources: readonly string[], fair: boolean): void {
     const heard = new Set<ReleaseListener>();
     for (const name of resources) {
-      const line = this.resources.get(name)?.line;
-      const first = line && line.size > 0 ? headOf(line) : undefined;
-      for (const listener of this.listeners.get(name) ?? []) {
-        if (!listener.fair || first === undefined || listener.token === first) heard.add(listener);
+      const waiting = [...(this.listeners.get(name) ?? [])];
+      if (fair) {
+        const line = this.resources.get(name)?.line;
+        const first = line && line.size > 0 ? headOf(line) : undefined;
+        for (const listener of waiting) if (listener.fair && listener.token === first) heard.add(listener);
       }
+      const among = fair ? waiting.filter((l) => !l.fair) : waiting;
+      for (const listener of among) if (listener.shared) heard.add(listener);
+      const writers = among.filter((l) => !l.shared).sort((a, b) => a.arrival - b.arrival);
+      if (writers[0]) heard.add(writers[0]);
     }
     for (const listener of heard) listener.heard();
+  }
+
+  /** Drops our writer-waiting mark and our place in line; whether there was either (letting go of them may let someone in). */
+  private withdraw(state: ResourceState, token: string): boolean {
+    let freed = false;
+    if (state.writerWaiting?.token === token) {
+      state.writerWaiting = undefined;
+      freed = true;
+    }
+    if (state.line.delete(token)) freed = true;
+    return freed;
   }
 
   /**

@@ -220,6 +220,26 @@ export function describeLockBehaviour(engine: string, makeWorld: MakeWorld): voi
         expect(waited).toBeGreaterThanOrEqual(140);
         expect(waited).toBeLessThan(1_000); // woken by the release, not by a fallback timer
       });
+      it('a release wakes one waiting writer, the longest waiting, not all of them', async () => {
+        await listening(world.app, 'acquireSettled', async (seen: AcquireReport[]) => {
+          const hold = await world.holdElsewhere('herd:1');
+          const first = service.acquire('herd:1', { wait: 5_000 });
+          await sleep(50);
+          const second = service.acquire('herd:1', { wait: 5_000 });
+          await sleep(50);
+          await hold.release();
+          const firstLock = await first;
+          await sleep(100); // the second sleeps on: that release was not for it
+          await firstLock.release();
+          const secondLock = await second;
+          await secondLock.release();
+          const granted = seen.filter((report) => report.outcome === 'granted');
+          expect(granted.map((report) => report.lock)).toEqual([firstLock, secondLock]);
+          // Its first attempt, then the one the first waiter's release woke it for.
+          expect(granted[1]!.attempts).toBe(2);
+          expect(granted[1]!.durationMs).toBeLessThan(900); // before its fallback timer (a second)
+        });
+      });
     });
 
     describe('leases', () => {
