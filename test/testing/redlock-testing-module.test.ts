@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 // Some parameters exist only for the key templates that name them.
 /* eslint-disable @typescript-eslint/no-unused-vars */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { Controller, Inject, Injectable, Module, Param, Post } from '@nestjs/common';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -156,6 +156,47 @@ describe('RedlockTestingModule with its controls', () => {
     expect(lock.signal.aborted).toBe(false); // nobody told it
     await expect(lock.extend()).rejects.toThrow(/no longer hold our token/);
     expect(lost).toEqual([lock.signal.reason]);
+  });
+
+  it('nodesDown() / nodesUp() emit nodeDown / nodeUp per node, as a real connection that fails and returns', () => {
+    const redlock = app.get(Redlock);
+    const events: string[] = [];
+    redlock.on('nodeDown', ({ node, address, error }) => events.push(`down ${node} ${address} ${error instanceof Error}`));
+    redlock.on('nodeUp', ({ node, address }) => events.push(`up ${node} ${address}`));
+    controls.nodesDown(2);
+    controls.nodesDown(1);
+    controls.nodesUp();
+    controls.nodesUp(); // nothing was down: nothing to say
+    expect(events).toEqual([
+      'down 2 in-memory#2 true',
+      'down 1 in-memory#1 true',
+      'down 0 in-memory#0 true',
+      'up 0 in-memory#0',
+      'up 1 in-memory#1',
+      'up 2 in-memory#2',
+    ]);
+  });
+
+  it('a telemetry listener that throws becomes a process warning; the call still answers as it would', async () => {
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const redlock = app.get(Redlock);
+    const listener = () => {
+      throw new Error('listener bug');
+    };
+    redlock.on('acquireSettled', listener);
+    redlock.on('releaseSettled', listener);
+    try {
+      const lock = await service.acquire('order:t1');
+      expect(await lock.release()).toEqual({ released: true, nodes: 3 });
+      expect(warn.mock.calls).toEqual([
+        ["a Redlock 'acquireSettled' listener threw: listener bug", 'RedlockListenerWarning'],
+        ["a Redlock 'releaseSettled' listener threw: listener bug", 'RedlockListenerWarning'],
+      ]);
+    } finally {
+      redlock.off('acquireSettled', listener);
+      redlock.off('releaseSettled', listener);
+      warn.mockRestore();
+    }
   });
 
   it('reset() brings the nodes back and drops the test\'s holds, not the application\'s', async () => {
