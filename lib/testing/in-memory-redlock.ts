@@ -33,9 +33,12 @@ type RedlockSurface = Pick<Redlock, 'acquire' | 'tryAcquire' | 'using' | 'isLock
  * An in-process stand-in for the core `Redlock`, for tests: the same methods, options,
  * validation, errors and events, over a lock table in memory instead of Redis nodes. Waiting,
  * busy vs unavailable, leases that end, extension, release results, read/write locks,
- * semaphores and fences behave as on real nodes; `controls` makes resources busy and nodes fail.
+ * semaphores, fences and fair lines behave as on real nodes; `controls` makes resources busy and
+ * nodes fail. Events: acquireSettled / extendSettled / releaseSettled (the simulated nodes' votes),
+ * lockLost, releaseIncomplete, nodeDown / nodeUp; never nodeOut (no simulated node restarts).
  *
- * Not a lock between processes: two InMemoryRedlock instances know nothing of each other.
+ * Not a lock between processes: two InMemoryRedlock instances know nothing of each other. One
+ * lock table stands for every node: a release that reaches too few nodes leaves the whole hold.
  */
 export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements RedlockSurface {
   readonly controls: RedlockTestingControls;
