@@ -45,13 +45,21 @@ function firstContactOfQuorum(contacts: readonly Promise<unknown>[]): Promise<vo
 }
 
 /**
- * The key layout of the Cluster voters. Their hash tags decide where keys go, so the prefix must
- * not bring one of its own: it would put every lock in one slot (one shard does all the work),
- * and a lone brace would make the tags ours no longer.
+ * The key layout of the Cluster voters, if any. Their hash tags decide where keys go, so the
+ * prefix must not bring one of its own: it would put every lock in one slot (one shard does all
+ * the work), and a lone brace would make the tags ours no longer. Nor may the Cluster client
+ * prefix keys itself (ioredis `keyPrefix`): the slots computed here would not be the server's.
  */
-function clusterKeysOf(keyPrefix: string, guardKeys: readonly string[]): ClusterKeyMap {
+function clusterKeysOf(specs: readonly NodeSpec[], keyPrefix: string, guardKeys: readonly string[]): ClusterKeyMap | undefined {
+  const clusters = specs.flatMap((spec, index) => (isRedisConnection(spec) && isClusterClient(spec) ? [{ spec, index }] : []));
+  if (clusters.length === 0) return undefined;
   if (/[{}]/.test(keyPrefix)) {
     throw new RedlockConfigError('keyPrefix', `must not contain "{" or "}" when a node is a Redis Cluster (the library puts each resource's keys in the resource's hash slot itself), got ${show(keyPrefix)}`);
+  }
+  for (const { spec, index } of clusters) {
+    if ((spec.options as { keyPrefix?: string }).keyPrefix) {
+      throw new RedlockConfigError(`nodes[${index}]`, 'is an ioredis Cluster with its own keyPrefix: give the prefix to Redlock (keyPrefix) instead, so that each lock\'s keys are laid out in one hash slot');
+    }
   }
   return new ClusterKeyMap(keyPrefix, guardKeys);
 }
@@ -133,7 +141,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
       },
     };
     // Before any connection opens: a refused prefix must leave nothing behind.
-    this.clusterKeys = specs.some((spec) => isRedisConnection(spec) && isClusterClient(spec)) ? clusterKeysOf(keyPrefix, this.amnesia.keys) : undefined;
+    this.clusterKeys = clusterKeysOf(specs, keyPrefix, this.amnesia.keys);
     this.connections = specs.map((spec) => openConnection(spec));
     this.ioredisNodes = this.connections.map(
       (c, index) =>

@@ -202,9 +202,12 @@ describe('locks on Cluster voters', () => {
     expect((refused as Error).message).toMatch(/hash slots/);
   });
 
-  it('a key prefix with a brace is refused when a node is a Cluster (before any connection opens)', () => {
+  it('a key prefix with a brace, or a Cluster client with its own keyPrefix, is refused (before any connection opens)', () => {
     const clients = voters();
     expect(() => new Redlock(clients, { keyPrefix: '{locks}:' })).toThrow(expect.objectContaining({ field: 'keyPrefix' }));
+    // A Cluster client that prefixes keys itself would move them out of the slots computed here.
+    const prefixing = clusters[0]!.client({ keyPrefix: 'app:' });
+    expect(() => new Redlock([prefixing, ...clients.slice(1)])).toThrow(expect.objectContaining({ field: 'nodes[0]' }));
   });
 
   it('a release wakes a waiter on a Cluster voter (pub/sub works across the shards)', async () => {
