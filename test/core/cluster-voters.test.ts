@@ -44,7 +44,10 @@ function resourceOnShard(shard: number, base: string): string {
 }
 
 beforeAll(async () => {
-  clusters = await Promise.all([0, 1, 2].map(() => startRedisCluster(3)));
+  const started = await Promise.allSettled([0, 1, 2].map(() => startRedisCluster(3)));
+  clusters = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])); // stopped by afterAll either way
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }, 30_000);
 afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.quit()));
@@ -319,7 +322,12 @@ describe('rule 15 per hash slot on a Cluster voter', () => {
 describe('a real failover inside a Cluster voter (mixed with plain nodes)', () => {
   it('the promoted replica is a new process: the slots of its shard sit out for the largest lease, the voter\'s other shard counts', async () => {
     // Voter 0: a cluster of 2 masters with a replica each; voters 1 and 2: plain nodes.
-    const [withReplicas, plain] = await Promise.all([startRedisCluster(2, { replicas: 1 }), startRedisNodes(2, { persist: false })]);
+    const [c, p] = await Promise.allSettled([startRedisCluster(2, { replicas: 1 }), startRedisNodes(2, { persist: false })]);
+    if (c.status === 'rejected' || p.status === 'rejected') {
+      await Promise.all([c.status === 'fulfilled' && c.value.stop(), p.status === 'fulfilled' && p.value.stop()]);
+      throw c.status === 'rejected' ? c.reason : (p as PromiseRejectedResult).reason;
+    }
+    const [withReplicas, plain] = [c.value, p.value];
     const extra: Redlock[] = [];
     try {
       const make = (options: RedlockOptions) => {

@@ -41,7 +41,11 @@ async function talksToMaster(rl: Redlock, port: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  [group, plain] = await Promise.all([startSentinelGroup(1), startRedisNodes(2, { persist: false })]);
+  const [g, p] = await Promise.allSettled([startSentinelGroup(1), startRedisNodes(2, { persist: false })]);
+  // Whatever started is stopped by afterAll, even when the other failed.
+  if (g.status === 'fulfilled') group = g.value;
+  if (p.status === 'fulfilled') plain = p.value;
+  for (const r of [g, p]) if (r.status === 'rejected') throw r.reason;
 }, 30_000);
 afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.quit()));
