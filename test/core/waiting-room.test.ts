@@ -70,4 +70,14 @@ describe('WaitingRoom', () => {
     expect(await next).toBe('timer');
     waiter.leave();
   });
+
+  it('a plain release that found nobody asleep is kept, and a fair waiter going to sleep takes it too', async () => {
+    const { clock, room } = roomOf(3);
+    const waiter = await room.enter(['ch'], { shared: false, token: 'fair-one', fair: true });
+    hearOn(room, [0, 1], 'ch', 'plain-holder'); // no one in line named: a plain holder let go
+    const end = waiter.sleep(1_000, undefined);
+    await clock.advance(0);
+    expect(await end).toBe('woken');
+    waiter.leave();
+  });
 });
