@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { AmnesiaGuard } from '../../lib/core/nodes/amnesia-guard.js';
+import { AmnesiaGuard, SLOT_MARKING_MS } from '../../lib/core/nodes/amnesia-guard.js';
 import type { NodeOutInfo } from '../../lib/core/nodes/amnesia-guard.js';
 import type { LockNode, SlottedVoter } from '../../lib/core/nodes/lock-node.js';
 import type { LockScript } from '../../lib/core/nodes/lock-script.js';
@@ -19,6 +19,8 @@ class SlottedFake implements LockNode {
   readonly sealedWithWindow: number[] = [];
   private readonly gates = new Map<number, { promise: Promise<void>; open: () => void }>();
   readonly slotted: SlottedVoter;
+  /** What a marked slot says of the deployment's birth (ms left), as another client's marking leaves it. */
+  birthMs = 0;
 
   constructor(
     readonly index: number,
@@ -57,7 +59,7 @@ class SlottedFake implements LockNode {
     }
     // A take: free, and it reports the slot's standing (2 = unmarked, 1 = quarantined, 0 = served).
     const standing = this.sealedWithWindow.includes(slot) ? 1 : this.marked.has(slot) ? 0 : 2;
-    return [1, standing, standing === 1 ? TTL : TTL, 0, String(args[0]), 0, 0, 0];
+    return [1, standing, TTL, standing === 0 ? this.birthMs : 0, String(args[0]), 0, 0, 0];
   }
 
   private gate(s: number) {
@@ -72,14 +74,15 @@ class SlottedFake implements LockNode {
   }
 }
 
-function setUp() {
+function setUp(marked: readonly number[] = []) {
   const clock = new FakeClock();
   const out: NodeOutInfo[] = [];
   const nodes = [new SlottedFake(0), new SlottedFake(1), new SlottedFake(2)];
+  for (const node of nodes) for (const slot of marked) node.marked.add(slot);
   const guard = new AmnesiaGuard({ keyPrefix: 'lock:', clock, restartGuard: 'largest-ttl', ownLargestLease: () => TTL, onNodeOut: (info) => out.push(info) });
   const nodeSet = new NodeSet(nodes, clock, guard);
   const take = (resource: string) => nodeSet.take(mutex, mutex.keysFor('lock:', [resource]), `token-${resource}`, TTL, 0, 100_000);
-  return { nodes, out, take };
+  return { nodes, out, take, clock };
 }
 
 describe('the amnesia guard per hash slot (scripted Cluster voters)', () => {
@@ -120,5 +123,24 @@ describe('the amnesia guard per hash slot (scripted Cluster voters)', () => {
     await settle();
     for (const node of nodes) node.mark(0);
     expect(verdictOf(await second, 3)).toBe('won');
+  });
+
+  it('another process is still marking the slots: an unmarked slot sits out instead of being quarantined, for SLOT_MARKING_MS after the last birth seen', async () => {
+    // Slot 1 was marked by another process a moment ago (its birth still shows); slot 2 is not marked yet.
+    const { nodes, out, take, clock } = setUp([1]);
+    for (const node of nodes) node.birthMs = 800;
+    await take('s1');
+    await settle();
+    await clock.advance(2_000); // well past BIRTH_MS: a plain node would be sealed now
+    await take('s2');
+    await settle();
+    expect(nodes.flatMap((n) => n.sealedWithWindow)).toEqual([]);
+    expect(out.map((o) => [o.node, o.slot, o.reason])).toEqual([0, 1, 2].map((n) => [n, 2, expect.stringMatching(/being marked/)]));
+    // Nobody marked it within SLOT_MARKING_MS: now it is taken for one that lost its data.
+    for (const node of nodes) node.birthMs = 0;
+    await clock.advance(SLOT_MARKING_MS);
+    await take('s2');
+    await settle();
+    expect(nodes.map((n) => n.sealedWithWindow)).toEqual([[2], [2], [2]]);
   });
 });

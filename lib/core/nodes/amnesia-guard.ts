@@ -14,6 +14,14 @@ import { RoundCensus } from './round-census.js';
  */
 export const BIRTH_MS = 1_000;
 
+/**
+ * How long after a birth was last seen a slot of a Cluster voter without its marker may simply
+ * not be marked yet: marking every slot of a Cluster voter takes seconds (16384 of them, 1-2 s
+ * for a cluster of 3 masters, 11 s seen on a loaded machine), far more than BIRTH_MS. Such a
+ * slot sits out (its vote never counts unmarked) instead of being quarantined as amnesiac.
+ */
+export const SLOT_MARKING_MS = 30_000;
+
 /** A node's vote does not count: it sits out of the quorum (rule 15). */
 export class NodeOutOfQuorum extends Error {
   constructor(
@@ -79,6 +87,8 @@ export class AmnesiaGuard {
   private largestLeaseSeen = 0;
   /** Until when (this client's clock) the deployment is being born: its nodes may still be unmarked. */
   private bornUntil = Number.NEGATIVE_INFINITY;
+  /** Until when a Cluster voter's unmarked slot may still be being marked (SLOT_MARKING_MS after the last birth seen). */
+  private slotsBornUntil = Number.NEGATIVE_INFINITY;
   /** Acquire rounds started so far. */
   private rounds = 0;
   /** This client found the deployment fresh and is marking it (or did). */
@@ -146,7 +156,7 @@ export class AmnesiaGuard {
       if (await this.freshSeal.sealedIn(roundSlot)) return;
       throw this.sitOut(node, slot, undefined, 'marking the fresh deployment failed on some node');
     }
-    if (this.settings.clock.now() < this.bornUntil) {
+    if (this.settings.clock.now() < this.bornUntil || (slot !== undefined && this.settings.clock.now() < this.slotsBornUntil)) {
       // Another client is marking a fresh deployment: this node is probably next. It does not
       // count until it is marked, but it is not quarantined for what it may never have had.
       throw this.sitOut(node, slot, undefined, 'it has no marker yet while the deployment is being marked');
@@ -205,7 +215,10 @@ export class AmnesiaGuard {
     this.out.delete(episodeOf(index, slot));
     this.deploymentServed = true;
     if (served.largestLease > this.largestLeaseSeen) this.largestLeaseSeen = served.largestLease;
-    if (served.birthMs > 0) this.bornUntil = Math.max(this.bornUntil, this.settings.clock.now() + served.birthMs);
+    if (served.birthMs > 0) {
+      this.bornUntil = Math.max(this.bornUntil, this.settings.clock.now() + served.birthMs);
+      this.slotsBornUntil = Math.max(this.slotsBornUntil, this.settings.clock.now() + SLOT_MARKING_MS);
+    }
   }
 
   private sitOut(node: LockNode, slot: number | undefined, countsAgainInMs: number | undefined, reason: string): NodeOutOfQuorum {
