@@ -54,7 +54,10 @@ function keyOf(keyPrefix: string, resource: string, role: keyof ResourceKeys): s
   return role === 'lock' ? keyPrefix + resource : libraryKey(keyPrefix, `${ROLE_NAMES[role]}:${resource}`);
 }
 
-/** The name of each library record in its key (`lock` is the resource name itself). */
+/**
+ * The name of each library record in its key (`lock` is the resource name itself). Never with a
+ * ':': a Cluster voter reads the resource back as what follows the first one (nodes/cluster-keys.ts).
+ */
 const ROLE_NAMES: Record<Exclude<keyof ResourceKeys, 'lock'>, string> = {
   shared: 'shared',
   kind: 'kind',
