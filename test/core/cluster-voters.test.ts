@@ -341,18 +341,24 @@ describe('a real failover inside a Cluster voter (mixed with plain nodes)', () =
       guarded.on('nodeOut', (info) => out.push(info));
       await Promise.all([holder, guarded].map(async (r) => (await r.acquire('warm')).release()));
       // Every slot of the cluster voter is marked (in the background), the replicas have the markers too.
+      const markersOn = async (servers: readonly { direct(): import('ioredis').Redis }[]) =>
+        Promise.all(
+          servers.map(async (server) => {
+            const direct = server.direct();
+            try {
+              return (await direct.keys('lock:__redlock__:marker:*')).length;
+            } finally {
+              direct.disconnect();
+            }
+          }),
+        );
+      const slotsOf = withReplicas.masters.map((m) => m.slots[1] - m.slots[0] + 1);
       for (let i = 0; i < 300; i++) {
-        const counts = await Promise.all(withReplicas.replicas.map(async (r) => {
-          const direct = r.direct();
-          try {
-            return (await direct.call('DBSIZE')) as number;
-          } finally {
-            direct.disconnect();
-          }
-        }));
-        if (counts.every((n, shard) => n >= withReplicas.masters[shard]!.slots[1] - withReplicas.masters[shard]!.slots[0] + 1)) break;
+        const counts = await markersOn(withReplicas.replicas);
+        if (counts.every((n, shard) => n === slotsOf[shard])) break;
         await sleep(100);
       }
+      expect(await markersOn(withReplicas.replicas)).toEqual(slotsOf);
       await sleep(BIRTH_MS);
 
       // Shard 0 of the cluster voter holds `resource`, shard 1 holds `other`.
