@@ -83,6 +83,8 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
   const startedAt = clock.now();
   const giveUpAt = startedAt + (once ? 0 : call.wait);
   let attempts = 0;
+  /** Nodes whose last clean-up did not answer: they may still hold this call's write (rule 7). */
+  let uncleaned: ReadonlySet<number> = new Set();
   let lastFailure: { kind: 'busy' | 'late'; outcome: RoundOutcome<TakeReply>; freeInMs: number | undefined } | undefined;
 
   for (;;) {
@@ -118,7 +120,7 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
     // Rule 7: clean up on all N before anything else; not tied to the caller's signal. A writer
     // keeps its writer-waiting mark while it goes on trying, or a stream of readers starves it.
     const mayRetry = !once && step.verdict !== 'unavailable' && giveUpAt > clock.now();
-    if (mayRetry) await nodeSet.cleanUpAfterLostAttempt(primitive, keys, token, resources.length, call.nodeTimeout, step.outcome);
+    if (mayRetry) uncleaned = await nodeSet.cleanUpAfterLostAttempt(primitive, keys, token, resources.length, call.nodeTimeout, step.outcome, uncleaned);
     else await nodeSet.give(primitive, keys, token, resources.length, call.nodeTimeout, true);
     waiting.markLeft = mayRetry ? { keys, token } : undefined;
 
@@ -153,10 +155,13 @@ async function attemptsOf(context: AttemptContext, request: LockRequest, waiting
     if (!waiter) {
       const heardBefore = context.waitingRoom.hearsReleases(keys.wake);
       waiter = waiting.waiter = await context.waitingRoom.enter(keys.wake, { shared: primitive.mode === 'read', token, fair });
-      // A release between our attempt and the subscription was announced to nobody: the waiter
-      // that subscribed looks again now that it listens (one look is enough to take what such a
-      // release freed; the others sleep, and a missed message costs them latency at most).
-      if (!heardBefore && waiter.hearsReleases && waiter.subscribedFirst) continue;
+      // A release between our attempt and the subscription was announced to nobody: look again
+      // now that we listen. For one exclusive hold or permit of one resource, one look by the
+      // waiter that subscribed is enough to take what such a release freed (the others sleep);
+      // a fair waiter (only the first in line may take it), a reader (a waiting writer may keep
+      // it out while others can go) and a lock over several resources each look for themselves.
+      const oneLookServesAll = !fair && primitive.mode === 'write' && resources.length === 1;
+      if (!heardBefore && waiter.hearsReleases && (waiter.subscribedFirst || !oneLookServesAll)) continue;
       left = giveUpAt - clock.now();
       if (left <= 0) break;
     }

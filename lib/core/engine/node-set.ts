@@ -98,26 +98,42 @@ export class NodeSet {
 
   /**
    * Rule 7 between two attempts of one acquire: let go of what the lost attempt may have taken,
-   * on every node that may hold it: those that said yes, failed, or were not heard before the
-   * round was decided. A node that answered no wrote nothing of ours that this give would remove
-   * (a busy take returns before its writes; what it keeps, a writer's waiting mark or a fair
-   * waiter's place, stays until the final withdraw on all N anyway). With wake-ups, 256 waiters
-   * on one key then cost one round per attempt instead of two.
+   * on every node that may hold it. For a one-resource lock of a primitive whose no holds
+   * nothing of ours (the plain mutex, primitive.ts) that is the nodes that said yes, failed, or were not heard before the
+   * round was decided, and those whose earlier clean-up did not answer (`uncleaned`: a clean-up
+   * refused while the client reconnected may have left our hold there); for the others, all N.
+   * Resolves to the nodes whose clean-up did not answer this time, to be cleaned again next time.
+   * With wake-ups, 256 waiters on one key then cost one round per attempt instead of two.
    */
-  cleanUpAfterLostAttempt(primitive: Primitive, keys: PrimitiveKeys, token: string, resourceCount: number, timeoutMs: number, outcome: RoundOutcome<{ readonly standing: { readonly taken: boolean } }>): Promise<unknown> {
+  async cleanUpAfterLostAttempt(
+    primitive: Primitive,
+    keys: PrimitiveKeys,
+    token: string,
+    resourceCount: number,
+    timeoutMs: number,
+    outcome: RoundOutcome<{ readonly standing: { readonly taken: boolean } }>,
+    uncleaned: ReadonlySet<number>,
+  ): Promise<Set<number>> {
     const mayHold = this.nodes.filter((node, position) => {
+      // A lock over several resources may hold the first one and answer no for the second.
+      if (!primitive.noHoldsNothingOfOurs || resourceCount > 1 || uncleaned.has(node.index)) return true;
       const reply = outcome.values[position];
       return reply === undefined || reply.standing.taken || outcome.errors.some((e) => e.node === node.index);
     });
-    if (mayHold.length === 0) return Promise.resolve();
+    if (mayHold.length === 0) return new Set();
     const args = [token, 0, ...(this.wakeUps ? keys.wake : [])];
-    return runRound({
+    // A hung node costs a short grace here, not the node timeout: it is cleaned again next time.
+    const cleaned = await runRound<true>({
       nodes: mayHold,
       timeoutMs,
       clock: this.clock,
       decideEarly: 'with-grace',
-      ask: async (node) => ({ yes: (await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true))) === resourceCount }),
+      ask: async (node) => {
+        await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true));
+        return { yes: true, value: true };
+      },
     });
+    return new Set(mayHold.filter((_, position) => cleaned.values[position] !== true).map((node) => node.index));
   }
 
   /** A round of one of the primitive's scripts over every node, decided by the primitive's quorum. */

@@ -109,4 +109,5 @@ export const fairMutex: Primitive = {
     give: keysByRole(keyPrefix, resources, ['lock', 'writerWaiting', 'queue', 'queueDeadline']),
   }),
   takeArgs: (ticket, entryMs) => [ticket, entryMs],
+  noHoldsNothingOfOurs: false,
 };

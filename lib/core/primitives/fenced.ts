@@ -20,6 +20,7 @@ export const fencedMutex: Primitive = {
     take: keysByRole(keyPrefix, resources, ['lock', 'shared', 'kind', 'writerWaiting', 'fence']),
   }),
   takeArgs: (fence) => [fence],
+  noHoldsNothingOfOurs: false,
 };
 
 /** The fence keys of a lock (for the re-seed below). */

@@ -131,4 +131,5 @@ export const mutex: Primitive = {
   }),
   takeArgs: () => [],
   quorum: quorumOf,
+  noHoldsNothingOfOurs: true,
 };

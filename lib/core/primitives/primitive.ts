@@ -35,6 +35,14 @@ export interface Primitive {
   keysFor(keyPrefix: string, resources: readonly string[]): PrimitiveKeys;
   /** Yes votes a take or an extension needs out of `nodeCount` (how votes combine; verdict.ts). */
   quorum(nodeCount: number): number;
+  /**
+   * A take of one resource that answered no holds nothing of ours on that node (rule 7 between
+   * attempts): true only where the script looks at our own hold before it can answer no (the
+   * plain mutex: a key with our token is a yes, rule 1). A fair take answers no while we are not first in line, a
+   * fenced one while its fence is behind, a shared one while a writer waits: each may keep a hold
+   * an earlier attempt left there, so their lost attempts are cleaned up on all N.
+   */
+  readonly noHoldsNothingOfOurs: boolean;
   /** ARGV after token and ttl; `proposal` is a fenced take's fence or a fair take's ticket; `entryMs` how long a fair waiter's place lasts. */
   takeArgs(proposal: number, entryMs: number): readonly (string | number)[];
 }

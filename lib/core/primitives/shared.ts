@@ -103,6 +103,7 @@ function sharedPrimitive(kind: 'read' | number): Primitive {
     takeArgs: () => [String(kind)],
     // Readers only exclude writers (pairwise, as a mutex); permits count, and need more (quorum.ts).
     quorum: (nodeCount) => (kind === 'read' ? quorumOf(nodeCount) : semaphoreQuorumOf(nodeCount, kind)),
+    noHoldsNothingOfOurs: false,
   };
 }
 
