@@ -80,4 +80,16 @@ describe('WaitingRoom', () => {
     expect(await end).toBe('woken');
     waiter.leave();
   });
+
+  it('a fair waiter a release named before it entered the room finds its wake-up when it enters', async () => {
+    const { clock, room } = roomOf(3);
+    const other = await room.enter(['ch'], { shared: false, token: 'other', fair: true });
+    hearOn(room, [0, 1], 'ch', 'holder/1 late-comer'); // named while between its attempt and enter()
+    const late = await room.enter(['ch'], { shared: false, token: 'late-comer', fair: true });
+    const end = late.sleep(1_000, undefined);
+    await clock.advance(0);
+    expect(await end).toBe('woken');
+    other.leave();
+    late.leave();
+  });
 });

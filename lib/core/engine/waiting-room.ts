@@ -51,7 +51,12 @@ export class WaitingRoom {
     // The first waiter on a channel is the one whose subscription may have come too late for a release.
     const first = channels.some((channel) => !this.channels.has(channel));
     const waiter = new SleepingWaiter(this, channels, who, this.clock, first);
-    for (const channel of channels) this.stateOf(channel).waiters.push(waiter);
+    for (const channel of channels) {
+      const state = this.stateOf(channel);
+      state.waiters.push(waiter);
+      // Named first in line by a release heard before it came in (wakeNamed).
+      if (who.fair && state.namedAbsent.delete(who.token)) waiter.wake();
+    }
     await Promise.all(channels.flatMap((channel) => this.subscribers.map((s) => s.add(channel))));
     return waiter;
   }
@@ -116,9 +121,17 @@ export class WaitingRoom {
     for (const waiter of woken) waiter.wake();
   }
 
-  /** A fair release: of the fair waiters, those it names first in line (if they wait here); a plain waiter as usual. */
+  /**
+   * A fair release: of the fair waiters, those it names first in line (if they wait here); a
+   * plain waiter as usual. A name not among the waiters is remembered a while: its waiter may be
+   * between its first attempt and entering the room, and finds its wake-up when it enters.
+   */
   private wakeNamed(state: ChannelState, tokens: ReadonlySet<string>): void {
-    for (const waiter of state.waiters) if (waiter.fair && tokens.has(waiter.token)) waiter.wake();
+    for (const token of tokens) {
+      const waiter = state.waiters.find((w) => w.fair && w.token === token);
+      if (waiter) waiter.wake();
+      else rememberBounded(state.namedAbsent, token);
+    }
     const plain = state.waiters.filter((w) => !w.fair);
     if (plain.length > 0) this.wake(state, plain);
   }
@@ -126,7 +139,7 @@ export class WaitingRoom {
   private stateOf(channel: string): ChannelState {
     let state = this.channels.get(channel);
     if (!state) {
-      state = { waiters: [], releases: new Map(), keptWake: false };
+      state = { waiters: [], releases: new Map(), keptWake: false, namedAbsent: new Set() };
       this.channels.set(channel, state);
     }
     return state;
@@ -139,6 +152,8 @@ interface ChannelState {
   /** Recent releases (by the releaser's token): the nodes each was heard from, and whom they named first in line. */
   readonly releases: Map<string, { readonly nodes: Set<number>; readonly nextInLine: Set<string> }>;
   keptWake: boolean;
+  /** Fair waiters a release named first in line before they entered the room (recent ones). */
+  readonly namedAbsent: Set<string>;
 }
 
 /** Releases remembered per channel: enough to count each one's nodes, bounded in memory. */
@@ -146,6 +161,11 @@ const REMEMBERED_RELEASES = 64;
 
 function forgetOldest(releases: Map<string, unknown>): void {
   while (releases.size > REMEMBERED_RELEASES) releases.delete(releases.keys().next().value as string);
+}
+
+function rememberBounded(names: Set<string>, name: string): void {
+  names.add(name);
+  while (names.size > REMEMBERED_RELEASES) names.delete(names.values().next().value as string);
 }
 
 class SleepingWaiter implements Waiter {
