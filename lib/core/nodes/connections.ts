@@ -119,16 +119,22 @@ function addressOfClient(client: RedisConnection): string {
 /** QUIT politely, bounded in time (a dead node cannot answer), then make sure the socket is gone. */
 export async function closeConnection(client: RedisConnection): Promise<void> {
   if (client.status === 'end') return;
-  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-  // QUIT on a client that is not connected never resolves: only a ready one can say goodbye.
-  if (client.status === 'ready') await within(client.quit().catch(() => undefined), 1_000);
-  const status = client.status as string;
-  if (status === 'end') return; // quit() ended it meanwhile
-  client.disconnect();
-  // Between two reconnect attempts (or before the first connect) there is no socket to wait for,
-  // and ioredis then emits no 'end': waiting for it would cost every quit() with a dead node 1 s.
-  if (status === 'reconnecting' || status === 'wait') return;
-  await within(ended, 1_000);
+  let onEnd: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => (onEnd = resolve));
+  client.once('end', onEnd);
+  try {
+    // QUIT on a client that is not connected never resolves: only a ready one can say goodbye.
+    if (client.status === 'ready') await within(client.quit().catch(() => undefined), 1_000);
+    const status = client.status as string;
+    if (status === 'end') return; // quit() ended it meanwhile
+    client.disconnect();
+    // Between two reconnect attempts (or before the first connect) there is no socket to wait for,
+    // and ioredis then emits no 'end': waiting for it would cost every quit() with a dead node 1 s.
+    if (status === 'reconnecting' || status === 'wait') return;
+    await within(ended, 1_000);
+  } finally {
+    client.off('end', onEnd);
+  }
 }
 
 /** Waits for `promise` at most `ms`; the bound's timer is cleared either way, so quit() leaves none behind. */

@@ -94,7 +94,9 @@ export class NodeSubscriber {
     try {
       client = isCluster(this.source)
         ? this.source.duplicate()
-        : this.source.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null });
+        : // disconnectTimeout: ioredis keeps a (ref'd) timer this long when quit() disconnects a dead
+          // socket; a client the user passed in may carry ioredis's default of 2 s.
+          this.source.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null, disconnectTimeout: 200 });
     } catch {
       return undefined;
     }
