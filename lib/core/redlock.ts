@@ -5,8 +5,8 @@ import { FenceBook } from './engine/fencing.js';
 import type { LockContext, LockHandle, Lock, ReleaseResult } from './engine/held-lease.js';
 import { NodeSet } from './engine/node-set.js';
 import type { RoundOutcome } from './engine/round.js';
-import { AcquireWatch } from './engine/reports.js';
-import type { AcquireReport, ExtendReport, ReleaseReport } from './engine/reports.js';
+import { acquireReported, reportSafely } from './engine/reports.js';
+import type { AcquireReport, ExtendReport, ReleaseReport, ReportEvents, ReportSink } from './engine/reports.js';
 import { describeNodeErrors, quorumOf } from './engine/verdict.js';
 import { HELD_PROBE, heldProbeKeys } from './primitives/held-probe.js';
 import { QuorumUnavailableError, RedlockConfigError, show } from './errors.js';
@@ -248,30 +248,18 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     await Promise.all(this.connections.filter((c) => c.owned).map(({ client }) => closeConnection(client)));
   }
 
-  private async acquireLock(resources: readonly string[], call: CallSettings, once: boolean): Promise<LockHandle | null> {
-    if (this.listenerCount('acquireSettled') === 0) return this.takeLock(resources, call, once);
-    const watch = new AcquireWatch(this.settings.clock, { resources, mode: call.mode, limit: call.limit, fenced: call.fenced, once });
-    let lock: LockHandle | null;
-    try {
-      lock = await this.takeLock(resources, call, once, watch.round);
-    } catch (error) {
-      this.report('acquireSettled', watch.failed(error));
-      throw error;
-    }
-    this.report('acquireSettled', watch.granted(lock));
-    return lock;
+  private acquireLock(resources: readonly string[], call: CallSettings, once: boolean): Promise<LockHandle | null> {
+    const kind = { resources, mode: call.mode, limit: call.limit, fenced: call.fenced, once };
+    return acquireReported(this.reportSink, this.settings.clock, kind, (onRound) => this.takeLock(resources, call, once, onRound));
   }
 
-  /**
-   * Telemetry must never change what a lock call answers: a listener that throws becomes a
-   * process warning, not a rejected acquire (with the lock held) or a release that rejects.
-   */
-  private report<E extends 'acquireSettled' | 'extendSettled' | 'releaseSettled'>(event: E, report: RedlockEvents[E][0]): void {
-    try {
-      (this.emit as (event: E, report: RedlockEvents[E][0]) => boolean)(event, report);
-    } catch (error) {
-      process.emitWarning(`a Redlock '${event}' listener threw: ${error instanceof Error ? error.message : String(error)}`, 'RedlockListenerWarning');
-    }
+  /** Telemetry never changes what a call answers (reports.ts). */
+  private report<E extends keyof ReportEvents>(event: E, report: ReportEvents[E]): void {
+    reportSafely(this.reportSink, event, report);
+  }
+
+  private get reportSink(): ReportSink {
+    return this as unknown as ReportSink;
   }
 
   private async takeLock(

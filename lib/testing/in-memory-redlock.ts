@@ -3,8 +3,8 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { LockAbortedError, LockBusyError, QuorumUnavailableError, RedlockConfigError } from '../core/index.js';
 import type { AcquireOptions, Lock, Redlock, RedlockEvents, ReleaseResult } from '../core/index.js';
-import { AcquireWatch } from '../core/engine/reports.js';
-import type { RoundVotes } from '../core/engine/reports.js';
+import { acquireReported, reportSafely } from '../core/engine/reports.js';
+import type { ReportEvents, ReportSink, RoundVotes } from '../core/engine/reports.js';
 import type { RoundOutcome } from '../core/engine/round.js';
 import { describeNodeErrors } from '../core/engine/verdict.js';
 import { show } from '../core/errors.js';
@@ -128,27 +128,18 @@ export class InMemoryRedlock extends EventEmitter<RedlockEvents> implements Redl
   }
 
   /** As the real engine: an AcquireReport per call, built only while someone listens for acquireSettled. */
-  private async acquireLock(resources: readonly string[], call: CallSettings, once: boolean): Promise<MemoryLock | null> {
-    if (this.listenerCount('acquireSettled') === 0) return this.takeLock(resources, call, once);
-    const watch = new AcquireWatch(this.settings.clock, { resources, mode: call.mode, limit: call.limit, fenced: call.fenced, once });
-    let lock: MemoryLock | null;
-    try {
-      lock = await this.takeLock(resources, call, once, watch.round);
-    } catch (error) {
-      this.report('acquireSettled', watch.failed(error));
-      throw error;
-    }
-    this.report('acquireSettled', watch.granted(lock));
-    return lock;
+  private acquireLock(resources: readonly string[], call: CallSettings, once: boolean): Promise<MemoryLock | null> {
+    const kind = { resources, mode: call.mode, limit: call.limit, fenced: call.fenced, once };
+    return acquireReported(this.reportSink, this.settings.clock, kind, (onRound) => this.takeLock(resources, call, once, onRound));
   }
 
-  /** A listener that throws must not change what a lock call answers: it becomes a process warning, as in the real engine. */
-  private report<E extends 'acquireSettled' | 'extendSettled' | 'releaseSettled'>(event: E, report: RedlockEvents[E][0]): void {
-    try {
-      (this.emit as (event: E, report: RedlockEvents[E][0]) => boolean)(event, report);
-    } catch (error) {
-      process.emitWarning(`a Redlock '${event}' listener threw: ${error instanceof Error ? error.message : String(error)}`, 'RedlockListenerWarning');
-    }
+  /** Telemetry never changes what a call answers (reports.ts). */
+  private report<E extends keyof ReportEvents>(event: E, report: ReportEvents[E]): void {
+    reportSafely(this.reportSink, event, report);
+  }
+
+  private get reportSink(): ReportSink {
+    return this as unknown as ReportSink;
   }
 
   /** The attempts of one call (engine/attempts.ts): pacing, busy vs unavailable, the waiter's wake-ups, the fair line. */

@@ -116,3 +116,51 @@ export class AcquireWatch {
     };
   }
 }
+
+/** The three telemetry events and what each carries. */
+export interface ReportEvents {
+  acquireSettled: AcquireReport;
+  extendSettled: ExtendReport;
+  releaseSettled: ReleaseReport;
+}
+
+/** What reporting needs of a Redlock (the engine's, or the in-process one of nestjs-redlock/testing). */
+export interface ReportSink {
+  listenerCount(event: keyof ReportEvents): number;
+  emit(event: keyof ReportEvents, report: ReportEvents[keyof ReportEvents]): boolean;
+}
+
+/**
+ * Telemetry must never change what a lock call answers: a listener that throws becomes a
+ * process warning, not a rejected acquire (with the lock held) or a release that rejects.
+ */
+export function reportSafely<E extends keyof ReportEvents>(sink: ReportSink, event: E, report: ReportEvents[E]): void {
+  try {
+    sink.emit(event, report);
+  } catch (error) {
+    process.emitWarning(`a Redlock '${event}' listener threw: ${error instanceof Error ? error.message : String(error)}`, 'RedlockListenerWarning');
+  }
+}
+
+/**
+ * One acquire call, reported as acquireSettled once it settles; with nobody listening, just the
+ * call (no report is built). `take` is told every attempt's round.
+ */
+export async function acquireReported<L extends Lock>(
+  sink: ReportSink,
+  clock: Clock,
+  kind: Pick<AcquireReport, 'resources' | 'mode' | 'limit' | 'fenced' | 'once'>,
+  take: (onRound?: (outcome: RoundOutcome<unknown>) => void) => Promise<L | null>,
+): Promise<L | null> {
+  if (sink.listenerCount('acquireSettled') === 0) return take();
+  const watch = new AcquireWatch(clock, kind);
+  let lock: L | null;
+  try {
+    lock = await take(watch.round);
+  } catch (error) {
+    reportSafely(sink, 'acquireSettled', watch.failed(error));
+    throw error;
+  }
+  reportSafely(sink, 'acquireSettled', watch.granted(lock));
+  return lock;
+}
