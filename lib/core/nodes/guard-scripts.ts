@@ -36,11 +36,12 @@ return 1`,
  * Its text, with the key prefix in it, changes only with the version in its first line: a new
  * text looks like a restart of every node to the first client that runs it (one lease out).
  */
-export function bootSentinel(keyPrefix: string): LockScript {
-  return lockScript(
-    'boot-sentinel',
-    `-- nestjs-redlock boot sentinel v2, key prefix ${Buffer.from(keyPrefix, 'utf8').toString('hex')}
-if ARGV[1] ~= '1' then return 0 end
+/**
+ * What a boot sentinel does once it runs by source on a new server process (ARGV[1] = '1'), over
+ * a marker, a quarantine and a generation key. Its text is part of each sentinel's SHA: changing
+ * it looks like a restart of every node (or slot) to the first client that runs the new one.
+ */
+const QUARANTINE_IF_SERVED = `if ARGV[1] ~= '1' then return 0 end
 local recorded = tonumber(redis.call('GET', KEYS[1]))
 if not recorded then return 0 end
 local window = math.max(recorded, tonumber(ARGV[2]))
@@ -48,7 +49,13 @@ if redis.call('PTTL', KEYS[2]) < window then
   redis.call('SET', KEYS[2], 'restarted', 'PX', window)
 end
 redis.call('SET', KEYS[3], ARGV[3])
-return window`,
+return window`;
+
+export function bootSentinel(keyPrefix: string): LockScript {
+  return lockScript(
+    'boot-sentinel',
+    `-- nestjs-redlock boot sentinel v2, key prefix ${Buffer.from(keyPrefix, 'utf8').toString('hex')}
+${QUARANTINE_IF_SERVED}`,
   );
 }
 
@@ -67,15 +74,7 @@ export function slotBootSentinel(keyPrefix: string, slot: number): LockScript {
   return lockScript(
     'slot-boot-sentinel',
     `-- nestjs-redlock slot boot sentinel v1, slot ${slot}, key prefix ${Buffer.from(keyPrefix, 'utf8').toString('hex')}
-if ARGV[1] ~= '1' then return 0 end
-local recorded = tonumber(redis.call('GET', KEYS[1]))
-if not recorded then return 0 end
-local window = math.max(recorded, tonumber(ARGV[2]))
-if redis.call('PTTL', KEYS[2]) < window then
-  redis.call('SET', KEYS[2], 'restarted', 'PX', window)
-end
-redis.call('SET', KEYS[3], ARGV[3])
-return window`,
+${QUARANTINE_IF_SERVED}`,
   );
 }
 
