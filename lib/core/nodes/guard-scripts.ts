@@ -24,19 +24,6 @@ return 1`,
 );
 
 /**
- * Rule 15: the boot sentinel. The script cache is never persisted, so this script is cached on
- * a server exactly when some client ran it since that server process started. A client that
- * gets NOSCRIPT for any of our scripts asks the sentinel by SHA first: NOSCRIPT again means the
- * process is new (restarted, from an RDB snapshot, an AOF or nothing, or a replica promoted),
- * and the sentinel then runs by source with ARGV[1] = '1': if the node has a marker (KEYS[1]: it
- * served this deployment before), its votes stay out (KEYS[2]) for the largest lease it recorded
- * (or ARGV[2] ms, if longer), since writes acknowledged after its last save may be gone, and its
- * generation (KEYS[3]) becomes ARGV[3]: fence values it restored may be older than it acknowledged.
- *
- * Its text, with the key prefix in it, changes only with the version in its first line: a new
- * text looks like a restart of every node to the first client that runs it (one lease out).
- */
-/**
  * What a boot sentinel does once it runs by source on a new server process (ARGV[1] = '1'), over
  * a marker, a quarantine and a generation key. Its text is part of each sentinel's SHA: changing
  * it looks like a restart of every node (or slot) to the first client that runs the new one.
@@ -51,6 +38,19 @@ end
 redis.call('SET', KEYS[3], ARGV[3])
 return window`;
 
+/**
+ * Rule 15: the boot sentinel. The script cache is never persisted, so this script is cached on
+ * a server exactly when some client ran it since that server process started. A client that
+ * gets NOSCRIPT for any of our scripts asks the sentinel by SHA first: NOSCRIPT again means the
+ * process is new (restarted, from an RDB snapshot, an AOF or nothing, or a replica promoted),
+ * and the sentinel then runs by source with ARGV[1] = '1': if the node has a marker (KEYS[1]: it
+ * served this deployment before), its votes stay out (KEYS[2]) for the largest lease it recorded
+ * (or ARGV[2] ms, if longer), since writes acknowledged after its last save may be gone, and its
+ * generation (KEYS[3]) becomes ARGV[3]: fence values it restored may be older than it acknowledged.
+ *
+ * Its text, with the key prefix in it, changes only with the version in its first line: a new
+ * text looks like a restart of every node to the first client that runs it (one lease out).
+ */
 export function bootSentinel(keyPrefix: string): LockScript {
   return lockScript(
     'boot-sentinel',
