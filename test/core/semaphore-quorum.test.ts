@@ -63,8 +63,11 @@ describe('a semaphore never has more than limit holders, even on different major
   it('with every node reachable, 3 permits are granted and the fourth caller is busy', async () => {
     const clients = Array.from({ length: 4 }, () => new Redlock(nodes.urls(), { wait: 0 }));
     try {
-      const permits = await Promise.all(clients.map((c) => c.tryAcquire('report', { limit: 3 })));
-      expect(permits.filter(Boolean)).toHaveLength(3);
+      // One after the other: callers at the same moment may split the nodes' permits between them
+      // so that fewer than 3 reach the 4 nodes they need (safe, and a lost race for tryAcquire).
+      const permits: (Lock | null)[] = [];
+      for (const client of clients) permits.push(await client.tryAcquire('report', { limit: 3 }));
+      expect(permits.map(Boolean)).toEqual([true, true, true, false]);
       await Promise.all(permits.map((p) => p?.release()));
     } finally {
       await Promise.all(clients.map((c) => c.quit()));
