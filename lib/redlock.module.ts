@@ -53,15 +53,8 @@ export class RedlockModule extends RedlockConfigurableModule implements OnModule
     super();
   }
 
-  async onModuleInit(): Promise<void> {
-    try {
-      this.explorer.explore();
-    } catch (error) {
-      // Nest runs no shutdown hook for an application that failed to start: close what we opened.
-      this.explorer.stop();
-      await this.redlock.quit();
-      throw error;
-    }
+  onModuleInit(): Promise<void> {
+    return this.explorer.exploreOrClose(this.redlock);
   }
 
   /**

@@ -52,6 +52,21 @@ export class LockedExplorer {
     stopServing(this.service);
   }
 
+  /**
+   * The module's start: explore, or, when a `@Locked` definition is refused, undo it and close
+   * the engine before rethrowing, since Nest runs no shutdown hook for an application that
+   * failed to start.
+   */
+  async exploreOrClose(engine: { quit(): Promise<unknown> }): Promise<void> {
+    try {
+      this.explore();
+    } catch (error) {
+      this.stop();
+      await engine.quit();
+      throw error;
+    }
+  }
+
   private bind(wrapper: InstanceWrapper, own: Module | undefined): void {
     const strength = own && wrapper.host ? reach(wrapper.host, own) : undefined;
     if (strength === undefined) return;

@@ -133,15 +133,8 @@ export class RedlockTestingModule extends RedlockTestingConfigurableModule imple
     return super.forRootAsync(options);
   }
 
-  async onModuleInit(): Promise<void> {
-    try {
-      this.explorer.explore();
-    } catch (error) {
-      // Nest runs no shutdown hook for an application that failed to start: stop what we began.
-      this.explorer.stop();
-      await this.redlock.quit();
-      throw error;
-    }
+  onModuleInit(): Promise<void> {
+    return this.explorer.exploreOrClose(this.redlock);
   }
 
   /** As RedlockModule: stop binding `@Locked` methods, release what is still held, stop every timer. */
