@@ -4,6 +4,7 @@ import { SlotRestarted } from './guard-scripts.js';
 import { HASH_SLOTS } from './hash-slots.js';
 import type { LockNode, SlottedVoter } from './lock-node.js';
 import type { LockScript } from './lock-script.js';
+import { coalesceWritesThisTurn } from './turn-writes.js';
 
 export type RedisConnection = Redis | Cluster;
 
@@ -51,6 +52,11 @@ export interface BootCheck {
   readonly guardKeys: readonly string[];
   /** For a Cluster voter: the boot sentinel of one hash slot (guard-scripts.ts). */
   readonly slotSentinel: (slot: number) => LockScript;
+}
+
+/** ioredis takes a command's arguments as arrays too (it flattens them), which its types do not say. */
+interface ArrayArguments {
+  evalsha(sha: string, numKeys: number, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
 }
 
 /** Whether a client is an ioredis Cluster (one voter made of shards). */
@@ -129,7 +135,9 @@ export class IoredisNode implements LockNode {
       throw new Error(`node ${this.address} is not answering (${UNRESPONSIVE_AFTER_TIMEOUTS} calls in a row had no reply in time)`);
     }
     try {
-      const reply = await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+      coalesceWritesThisTurn((this.client as Redis).stream);
+      // ioredis flattens the two arrays into the command's arguments: no copy of our own.
+      const reply = await (this.client as unknown as ArrayArguments).evalsha(script.sha, keys.length, keys, args);
       this.answered();
       return reply;
     } catch (error) {
