@@ -13,7 +13,8 @@ import { WAKE_UP } from './wake-up.js';
  * Take KEYS per resource, by role: lock, shared, kind, writer-waiting (and fence when fenced).
  * Rule 1: a key already holding *our* token counts as ours (a late write from our own earlier
  * attempt must not block us). A writer that finds shared holders marks itself waiting, so that
- * no new reader or permit joins until it is in: a stream of readers cannot starve it.
+ * no new reader or permit joins until it is in (and, harmlessly, until it leaves): a stream of
+ * readers cannot starve it.
  */
 export function exclusiveTakeSource(fenced: boolean, fair?: { readonly keysPerResource: number; readonly stepBefore: string; readonly stepAfter: string }): string {
   return `${TAKE_PREAMBLE}
@@ -35,9 +36,11 @@ for i = 1, n do
   end
 end
 ${fenced ? FENCE_JUDGE : ''}
+-- A writer-waiting mark of ours may stay: while we hold the lock it keeps out no one the lock
+-- does not, it expires no later than our hold (it was set with the lease, before it), and our
+-- release withdraws it. Leaving it spares the hot path a read.
 for i = 1, n do
   redis.call('SET', KEYS[i], token, 'PX', lease)
-  if redis.call('GET', KEYS[3 * n + i]) == token then redis.call('DEL', KEYS[3 * n + i]) end
 end
 ${fenced ? FENCE_WRITE : ''}
 ${fair ? fair.stepAfter : ''}
