@@ -150,7 +150,7 @@ export class Redlock extends EventEmitter<RedlockEvents> {
           else this.emit('nodeUp', { node: node.index, address: node.address });
         }),
     );
-    this.nodeSet = new NodeSet(this.ioredisNodes, clock, this.amnesia, this.settings.wakeUps);
+    this.nodeSet = new NodeSet(this.ioredisNodes, clock, this.amnesia, this.settings.wakeUps, (channels, releaser) => this.waitingRoom.releasedHere(channels, releaser));
     this.subscribers = this.settings.wakeUps
       ? this.connections.map((c, index) => new NodeSubscriber(index, c.client, (node, channel, message) => this.waitingRoom.heard(node, channel, message)))
       : [];

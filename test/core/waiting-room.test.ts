@@ -92,4 +92,34 @@ describe('WaitingRoom', () => {
     other.leave();
     late.leave();
   });
+  it('a release sent by this process wakes the longest waiting one at once, and its messages wake nobody more', async () => {
+    const { clock, room } = roomOf(3);
+    const first = await room.enter(['ch'], { shared: false, token: 'a', fair: false });
+    const second = await room.enter(['ch'], { shared: false, token: 'b', fair: false });
+    const ends: string[] = [];
+    void first.sleep(1_000, undefined).then((end) => ends.push(`a:${end}`));
+    void second.sleep(1_000, undefined).then((end) => ends.push(`b:${end}`));
+    room.releasedHere(['ch', 'nobody-waits-here'], 'holder1/1');
+    await clock.advance(0);
+    expect(ends).toEqual(['a:woken']);
+    hearOn(room, [0, 1, 2], 'ch', 'holder1/1'); // the same release, as the nodes announce it
+    await clock.advance(0);
+    expect(ends).toEqual(['a:woken']);
+    hearOn(room, [0, 1], 'ch', 'holder2/1'); // another release still wakes the next one
+    await clock.advance(0);
+    expect(ends).toEqual(['a:woken', 'b:woken']);
+    first.leave();
+    second.leave();
+  });
+
+  it('a release sent by this process while nobody sleeps is kept for the next waiter to go to sleep', async () => {
+    const { clock, room } = roomOf(3);
+    const waiter = await room.enter(['ch'], { shared: false, token: 'a', fair: false });
+    room.releasedHere(['ch'], 'holder1/1'); // the waiter is mid-attempt
+    expect(await waiter.sleep(1_000, undefined)).toBe('woken');
+    const later = waiter.sleep(1_000, undefined);
+    await clock.advance(1_000);
+    expect(await later).toBe('timer');
+    waiter.leave();
+  });
 });

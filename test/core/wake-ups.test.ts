@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { LockBusyError, Redlock } from '../../lib/core/index.js';
 import type { RedlockOptions } from '../../lib/core/index.js';
+import { EXCLUSIVE_TAKE } from '../../lib/core/primitives/mutex.js';
 import { startRedisNodes, type RedisNodes } from '../support/redis-nodes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -80,6 +81,34 @@ describe('wake-ups: a release wakes the waiters', () => {
     const lock = await next;
     expect(performance.now() - started).toBeLessThan(2_000);
     await lock.release();
+  });
+
+  it("a release lets a waiter of the same Redlock go at once: its take follows the release on each connection, before any node's message could come back", async () => {
+    const rl = redlock(slowPolling);
+    const held = await rl.acquire('wake:local');
+    const next = rl.acquire('wake:local', { wait: 8_000 });
+    await sleep(200); // its first attempt found the lock busy: it sleeps
+    const takesSent: number[] = [];
+    for (const client of rl.clients) {
+      const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+        if (args[0] === EXCLUSIVE_TAKE.sha) takesSent.push(performance.now());
+        return evalsha(...args);
+      };
+    }
+    // 50 ms each way: a wake-up message comes back 100 ms after the release leaves at the earliest.
+    for (const node of nodes.nodes) node.proxy.setLatency(50);
+    try {
+      const releasedAt = performance.now();
+      const released = held.release();
+      const lock = await next;
+      expect(takesSent.length).toBe(3); // one attempt, on each node
+      expect(Math.max(...takesSent) - releasedAt).toBeLessThan(100);
+      expect(await released).toEqual({ released: true, nodes: 3 });
+      await lock.release();
+    } finally {
+      for (const node of nodes.nodes) node.proxy.setLatency(0);
+    }
   });
 
   it('with wakeUps: false a waiter only polls (the same waiter comes in at its timer)', async () => {

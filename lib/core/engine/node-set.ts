@@ -5,6 +5,7 @@ import type { LockNode } from '../nodes/lock-node.js';
 import type { LockScript } from '../nodes/lock-script.js';
 import type { Primitive, PrimitiveKeys } from '../primitives/primitive.js';
 import { takeReplyOf } from '../primitives/take-reply.js';
+import { releaseName } from '../primitives/wake-up.js';
 import type { TakeReply } from '../primitives/take-reply.js';
 import type { Clock } from '../time/clock.js';
 import { runRound } from './round.js';
@@ -34,6 +35,8 @@ export class NodeSet {
     private readonly amnesia: AmnesiaGuard,
     /** Releases announce themselves on each resource's wake channel (waiting-room.ts). */
     private readonly wakeUps = false,
+    /** Told of each release once it is sent to every node (waiting-room.ts releasedHere). */
+    private readonly onReleaseSent?: (channels: readonly string[], releaser: string) => void,
   ) {}
 
   get size(): number {
@@ -65,7 +68,8 @@ export class NodeSet {
       }
       if (census) {
         census.record(node.index, reply.standing);
-        await this.amnesia.judge(node, reply.standing, census, keys.take);
+        // A served node (nearly every reply) is judged at once; the rest may wait for the census.
+        if (!this.amnesia.judgeServed(node, reply.standing, keys.take)) await this.amnesia.judge(node, reply.standing, census, keys.take);
       }
       return { yes: reply.standing.taken, value: reply, hearAll: reply.detail.kind === 'fence-in-doubt' };
     });
@@ -93,7 +97,10 @@ export class NodeSet {
     withdraw = true,
   ): Promise<RoundOutcome<never>> {
     const args = [token, withdraw ? 1 : 0, ...(this.wakeUps ? keys.wake : [])];
-    return this.roundOf(primitive, timeoutMs, 'with-grace', async (node) => ({ yes: (await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true))) === resourceCount }));
+    // The round asks every node before it returns: the release is written, in order, on each connection.
+    const round = this.roundOf<never>(primitive, timeoutMs, 'with-grace', async (node) => ({ yes: (await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true))) === resourceCount }));
+    if (this.wakeUps && withdraw && !primitive.namesNextInLine) this.onReleaseSent?.(keys.wake, releaseName(token, withdraw));
+    return round;
   }
 
   /**
@@ -147,16 +154,14 @@ export class NodeSet {
     if (!ops) this.inFlight.set(token, (ops = new Map()));
     const previous = ops.get(node);
     const result = previous ? previous.then(op) : op();
-    const settled: Promise<void> = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    ops.set(node, settled);
-    void settled.then(() => {
+    // Once settled, and nothing else was queued behind it, the node's entry goes.
+    const forget = () => {
       if (ops.get(node) !== settled) return;
       ops.delete(node);
       if (ops.size === 0 && this.inFlight.get(token) === ops) this.inFlight.delete(token);
-    });
+    };
+    const settled: Promise<void> = result.then(forget, forget);
+    ops.set(node, settled);
     return result;
   }
 

@@ -112,6 +112,17 @@ export class AmnesiaGuard {
   }
 
   /**
+   * judge() for the reply of nearly every call, without waiting: true when the node is served
+   * (its vote counts, nothing to wait for) or the guard is off; false when judge() must decide.
+   */
+  judgeServed(node: LockNode, standing: NodeStanding, keys: readonly string[]): boolean {
+    if (!this.enabled) return true;
+    if (standing.kind !== 'served') return false;
+    this.noteServed(node.index, standing, node.slotted?.slotOf(keys));
+    return true;
+  }
+
+  /**
    * Rejects with NodeOutOfQuorum when this node's acquire vote must not count. An unmarked node
    * waits for the round's census when this client knows nothing of the deployment yet.
    *

@@ -110,4 +110,5 @@ export const fairMutex: Primitive = {
   }),
   takeArgs: (ticket, entryMs) => [ticket, entryMs],
   noHoldsNothingOfOurs: false,
+  namesNextInLine: true,
 };

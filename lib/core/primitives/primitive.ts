@@ -43,6 +43,11 @@ export interface Primitive {
    * an earlier attempt left there, so their lost attempts are cleaned up on all N.
    */
   readonly noHoldsNothingOfOurs: boolean;
+  /**
+   * Its release names who may go next (a fair line, computed on the nodes): a waiter of this
+   * process cannot be woken by the release alone, only by the nodes' wake-up messages.
+   */
+  readonly namesNextInLine?: boolean;
   /** ARGV after token and ttl; `proposal` is a fenced take's fence or a fair take's ticket; `entryMs` how long a fair waiter's place lasts. */
   takeArgs(proposal: number, entryMs: number): readonly (string | number)[];
 }

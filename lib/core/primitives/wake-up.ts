@@ -14,6 +14,11 @@ export const WAKE_UP = `if freed and ARGV[2 + i] then redis.pcall('PUBLISH', ARG
  */
 export const WAKE_UP_NEXT_IN_LINE = `if freed and ARGV[2 + i] then redis.pcall('PUBLISH', ARGV[2 + i], ARGV[1] .. '/' .. ARGV[2] .. ' ' .. (next or '')) end`;
 
+/** The name a give script announces a release by (`<token>/<withdraw flag>`, as WAKE_UP builds it). */
+export function releaseName(token: string, withdraw: boolean): string {
+  return `${token}/${withdraw ? 1 : 0}`;
+}
+
 /** What a wake-up message says: who let go, and (fair locks) who is first in line now. */
 export interface WakeUpMessage {
   /** The release's name: owner token and withdraw flag. */
