@@ -97,9 +97,12 @@ export class NodeSet {
     withdraw = true,
   ): Promise<RoundOutcome<never>> {
     const args = [token, withdraw ? 1 : 0, ...(this.wakeUps ? keys.wake : [])];
-    // The round asks every node before it returns: the release is written, in order, on each connection.
+    // Nothing of this token still on its way anywhere: the round below writes the release on
+    // every connection before it returns (otherwise it waits on some node for an earlier call,
+    // and a waiter's take sent now could get there first).
+    const sentAtOnce = !this.inFlight.has(token);
     const round = this.roundOf<never>(primitive, timeoutMs, 'with-grace', async (node) => ({ yes: (await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true))) === resourceCount }));
-    if (this.wakeUps && withdraw && !primitive.namesNextInLine) this.onReleaseSent?.(keys.wake, releaseName(token, withdraw));
+    if (sentAtOnce && this.wakeUps && withdraw && !primitive.namesNextInLine) this.onReleaseSent?.(keys.wake, releaseName(token, withdraw));
     return round;
   }
 
