@@ -43,7 +43,7 @@ for (const client of redlock.clients) {
   const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
   (client as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
     const reply = evalsha(...args);
-    // The round's writes leave together on the next tick (nodes/turn-writes.ts): block after that.
+    // The round's writes leave together on the next tick (nodes/turn-queue.ts): block after that.
     if (stallAfter > 0 && --stallAfter === 0) process.nextTick(() => busy(200));
     return reply;
   };

@@ -8,6 +8,7 @@ import type { RoundOutcome } from './engine/round.js';
 import { acquireReported, reportSafely } from './engine/reports.js';
 import type { AcquireReport, ExtendReport, ReleaseReport, ReportEvents, ReportSink } from './engine/reports.js';
 import { describeNodeErrors, quorumOf } from './engine/verdict.js';
+import { LOCK_CALL_BATCH } from './primitives/batched-scripts.js';
 import { HELD_PROBE, heldProbeKeys } from './primitives/held-probe.js';
 import { QuorumUnavailableError, RedlockConfigError, show } from './errors.js';
 import type { LockLostError } from './errors.js';
@@ -145,10 +146,17 @@ export class Redlock extends EventEmitter<RedlockEvents> {
     this.connections = specs.map((spec) => openConnection(spec));
     this.ioredisNodes = this.connections.map(
       (c, index) =>
-        new IoredisNode(index, c.address, c.client, boot, (node, health, error) => {
-          if (health === 'down') this.emit('nodeDown', { node: node.index, address: node.address, error });
-          else this.emit('nodeUp', { node: node.index, address: node.address });
-        }),
+        new IoredisNode(
+          index,
+          c.address,
+          c.client,
+          boot,
+          (node, health, error) => {
+            if (health === 'down') this.emit('nodeDown', { node: node.index, address: node.address, error });
+            else this.emit('nodeUp', { node: node.index, address: node.address });
+          },
+          LOCK_CALL_BATCH,
+        ),
     );
     this.nodeSet = new NodeSet(this.ioredisNodes, clock, this.amnesia, this.settings.wakeUps, (channels, releaser) => this.waitingRoom.releasedHere(channels, releaser));
     this.subscribers = this.settings.wakeUps

@@ -133,7 +133,7 @@ describe('a blocked event loop', () => {
       const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
       (client as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
         const reply = evalsha(...args);
-        // The round's writes leave together on the next tick (nodes/turn-writes.ts): block after that.
+        // The round's writes leave together on the next tick (nodes/turn-queue.ts): block after that.
         if (stallAfter > 0 && --stallAfter === 0) process.nextTick(() => block(NODE_TIMEOUT * 2));
         return reply;
       };

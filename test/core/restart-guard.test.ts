@@ -193,6 +193,24 @@ describe('sitting out ends, and says when', () => {
     expect(out).toEqual([expect.objectContaining({ node: 0, countsAgainInMs: 4_000 })]);
   });
 
+  it('acquires made together, whose takes share one batch per node, meet a node whose script cache is gone: the boot check runs first and the node sits out for all of them', async () => {
+    const cluster = await nodes(3);
+    const rl = redlock(cluster);
+    await (await rl.acquire('batch:warm')).release();
+    await cluster.nodes[0].client().script('FLUSH'); // as after a restart that kept the data
+    const out: NodeOutInfo[] = [];
+    rl.on('nodeOut', (info) => out.push(info));
+    const locks = await Promise.all(Array.from({ length: 20 }, (_, i) => rl.acquire(`batch:${i}`, { wait: 0 })));
+    // Nodes 1 and 2 decide the rounds; node 0 answers later (NOSCRIPT, the boot check, then the batch by EVAL).
+    for (let i = 0; i < 100 && out.length === 0; i++) await sleep(20);
+    expect(out).toEqual([expect.objectContaining({ node: 0, reason: expect.stringMatching(/restarted/) })]);
+    // The sentinel quarantined node 0 before the batch ran there: its takes read the quarantine.
+    expect(await cluster.nodes[0].client().pttl('lock:__redlock__:quarantine')).toBeGreaterThan(0);
+    const more = await Promise.all(Array.from({ length: 10 }, (_, i) => rl.acquire(`batch:more:${i}`, { wait: 0 })));
+    expect(out).toHaveLength(1); // one episode, reported once
+    await Promise.all([...locks, ...more].map((lock) => lock.release()));
+  });
+
   it('restartGuard: false counts a node that lost its data at once', async () => {
     const cluster = await nodes(3);
     const rl = redlock(cluster, { restartGuard: false });

@@ -4,7 +4,8 @@ import { SlotRestarted } from './guard-scripts.js';
 import { HASH_SLOTS } from './hash-slots.js';
 import type { LockNode, SlottedVoter } from './lock-node.js';
 import type { LockScript } from './lock-script.js';
-import { coalesceWritesThisTurn } from './turn-writes.js';
+import type { ScriptBatch } from './script-batch.js';
+import { TurnQueue } from './turn-queue.js';
 
 export type RedisConnection = Redis | Cluster;
 
@@ -93,6 +94,8 @@ export class IoredisNode implements LockNode {
   readonly slotted: SlottedVoter | undefined;
   /** A Cluster voter: the slot boot checks under way, by slot. */
   private readonly checkingSlots = new Map<number, Promise<number>>();
+  /** A plain node: the calls of this turn, sent together on the next tick. */
+  private readonly turn: TurnQueue;
 
   constructor(
     readonly index: number,
@@ -100,6 +103,8 @@ export class IoredisNode implements LockNode {
     readonly client: RedisConnection,
     private readonly boot: BootCheck,
     private readonly onHealthChange: (node: IoredisNode, health: NodeHealth, error?: Error) => void,
+    /** The scripts whose calls in one turn may share an EVALSHA (none: each call alone). */
+    batch?: ScriptBatch,
   ) {
     // An ioredis client without an 'error' listener crashes the process when its node goes
     // down; our listener keeps the process alive and turns it into a health change.
@@ -115,6 +120,7 @@ export class IoredisNode implements LockNode {
       client.off('ready', onReady);
     };
     this.firstContact = firstContactOf(client);
+    this.turn = new TurnQueue(batch, (script, keys, args) => this.evalWithBootCheck(script, keys, args), () => (client as Redis).stream);
     const keyMap = isClusterClient(client) ? new ClusterKeyMap(boot.keyPrefix, boot.guardKeys) : undefined;
     this.keyMap = keyMap;
     this.slotted = keyMap && {
@@ -123,19 +129,24 @@ export class IoredisNode implements LockNode {
     };
   }
 
-  async run(script: LockScript, keys: readonly string[], args: readonly (string | number)[], mustReach = false): Promise<unknown> {
+  // Not async: the call's own promise goes back as it is (no extra promise to adopt on the hot path).
+  run(script: LockScript, keys: readonly string[], args: readonly (string | number)[], mustReach = false): Promise<unknown> {
     const status = (this.client as Redis).status;
     if (status === 'reconnecting' || status === 'end' || status === 'close') {
-      throw new Error(`node ${this.address} is not connected (${status})`);
+      return Promise.reject(new Error(`node ${this.address} is not connected (${status})`));
     }
     if (this.keyMap) return this.runInSlot(script, this.keyMap.map(keys), keys, args);
     if (this.unresponsive) {
       // Behind whatever is stuck on the connection: an attempt that did reach the node is given up too.
       if (mustReach) this.client.evalsha(script.sha, keys.length, ...keys, ...args).catch(() => undefined);
-      throw new Error(`node ${this.address} is not answering (${UNRESPONSIVE_AFTER_TIMEOUTS} calls in a row had no reply in time)`);
+      return Promise.reject(new Error(`node ${this.address} is not answering (${UNRESPONSIVE_AFTER_TIMEOUTS} calls in a row had no reply in time)`));
     }
+    return this.turn.call(script, keys, args);
+  }
+
+  /** EVALSHA; on NOSCRIPT the boot check (rule 15), then EVAL. */
+  private async evalWithBootCheck(script: LockScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     try {
-      coalesceWritesThisTurn((this.client as Redis).stream);
       // ioredis flattens the two arrays into the command's arguments: no copy of our own.
       const reply = await (this.client as unknown as ArrayArguments).evalsha(script.sha, keys.length, keys, args);
       this.answered();
