@@ -121,6 +121,33 @@ describe('TurnQueue and ScriptBatch', () => {
     }
   });
 
+  it("keys that calls end with (the node's guard keys) go once per batch, and each call still gets all its keys, in order", async () => {
+    const client = new Redis(nodes.nodes[0]!.url);
+    try {
+      const ECHO = lockScript('test-echo', 'return {KEYS, ARGV}');
+      const tail = ['g:1', 'g:2'];
+      const batch = new ScriptBatch([ECHO]);
+      const calls = [
+        { script: ECHO, keys: ['a', 'g:1', 'g:2'], args: ['x', 1] },
+        { script: ECHO, keys: ['b', 'c'], args: [] },
+        { script: ECHO, keys: ['g:1', 'g:2'], args: ['y'] },
+        { script: ECHO, keys: ['g:2'], args: ['z'] },
+      ];
+      const { keys } = batch.layout(calls, tail);
+      expect(keys).toEqual(['g:1', 'g:2', 'a', 'b', 'c', 'g:2']);
+      const queue = new TurnQueue(batch, (script, k, a) => client.eval(script.source, k.length, ...k, ...a), () => client.stream as Socket, tail);
+      const replies = await Promise.all(calls.map((c) => queue.call(c.script, c.keys, c.args)));
+      expect(replies).toEqual([
+        [['a', 'g:1', 'g:2'], ['x', '1']],
+        [['b', 'c'], []],
+        [['g:1', 'g:2'], ['y']],
+        [['g:2'], ['z']],
+      ]);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('a batch answered with the wrong number of replies fails every call in it (a connection out of step)', () => {
     const batch = new ScriptBatch([WRITE]);
     const answers = batch.answers([1], 2);

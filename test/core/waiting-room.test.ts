@@ -112,6 +112,32 @@ describe('WaitingRoom', () => {
     second.leave();
   });
 
+  it('if the waiter a release sent here woke finds the lock still held (the release was overtaken), the nodes\' messages wake it again', async () => {
+    const { clock, room } = roomOf(3);
+    const first = await room.enter(['ch'], { shared: false, token: 'a', fair: false });
+    const second = await room.enter(['ch'], { shared: false, token: 'b', fair: false });
+    const ends: string[] = [];
+    void first.sleep(1_000, undefined).then((end) => ends.push(`a:${end}`));
+    void second.sleep(1_000, undefined).then((end) => ends.push(`b:${end}`));
+    room.releasedHere(['ch'], 'holder1/1');
+    await clock.advance(0);
+    expect(ends).toEqual(['a:woken']);
+    void first.sleep(1_000, undefined).then((end) => ends.push(`a:${end}`)); // its attempt lost
+    hearOn(room, [0, 1], 'ch', 'holder1/1');
+    await clock.advance(0);
+    expect(ends).toEqual(['a:woken', 'a:woken']);
+    first.leave();
+    second.leave();
+    // Heard while the woken one is mid-attempt instead: its next sleep ends at once.
+    const alone = await room.enter(['ch'], { shared: false, token: 'c', fair: false });
+    const woken = alone.sleep(1_000, undefined);
+    room.releasedHere(['ch'], 'holder2/1');
+    expect(await woken).toBe('woken');
+    hearOn(room, [2, 1], 'ch', 'holder2/1');
+    expect(await alone.sleep(1_000, undefined)).toBe('woken');
+    alone.leave();
+  });
+
   it('a release sent by this process while nobody sleeps is kept for the next waiter to go to sleep', async () => {
     const { clock, room } = roomOf(3);
     const waiter = await room.enter(['ch'], { shared: false, token: 'a', fair: false });

@@ -35,7 +35,7 @@ export class NodeSet {
     private readonly amnesia: AmnesiaGuard,
     /** Releases announce themselves on each resource's wake channel (waiting-room.ts). */
     private readonly wakeUps = false,
-    /** Told of each release once it is sent to every node (waiting-room.ts releasedHere). */
+    /** Told of each release made while it reaches every node ahead of later calls (waiting-room.ts releasedHere). */
     private readonly onReleaseSent?: (channels: readonly string[], releaser: string) => void,
   ) {}
 
@@ -97,9 +97,10 @@ export class NodeSet {
     withdraw = true,
   ): Promise<RoundOutcome<never>> {
     const args = [token, withdraw ? 1 : 0, ...(this.wakeUps ? keys.wake : [])];
-    // Nothing of this token still on its way anywhere: the round below writes the release on
-    // every connection before it returns (otherwise it waits on some node for an earlier call,
-    // and a waiter's take sent now could get there first).
+    // The release reaches every node ahead of any call made after it (a waiter's take) when
+    // nothing of this token is still on its way (otherwise it waits there for the earlier call):
+    // the round below puts it in each node's queue before it returns. (A release sent again after
+    // NOSCRIPT can still be overtaken: releasedHere covers that.)
     const sentAtOnce = !this.inFlight.has(token);
     const round = this.roundOf<never>(primitive, timeoutMs, 'with-grace', async (node) => ({ yes: (await this.inOrder(node, token, () => node.run(primitive.give, keys.give, args, true))) === resourceCount }));
     if (sentAtOnce && this.wakeUps && withdraw && !primitive.namesNextInLine) this.onReleaseSent?.(keys.wake, releaseName(token, withdraw));

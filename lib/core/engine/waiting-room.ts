@@ -66,33 +66,36 @@ export class WaitingRoom {
     const state = this.channels.get(channel);
     if (!state) return;
     const { releaser, nextInLine } = parseWakeUp(message);
-    const release = state.releases.get(releaser) ?? { nodes: new Set<number>(), nextInLine: new Set<string>() };
+    const release: Release = state.releases.get(releaser) ?? { nodes: new Set<number>(), nextInLine: new Set<string>(), wokeHere: undefined };
     if (release.nodes.size >= quorumOf(this.nodeCount)) return; // this release already woke someone
     release.nodes.add(node);
     if (nextInLine) release.nextInLine.add(nextInLine);
     state.releases.set(releaser, release);
     forgetOldest(state.releases);
     if (release.nodes.size < quorumOf(this.nodeCount)) return;
-    if (nextInLine === undefined) this.wake(state);
-    else this.wakeNamed(state, release.nextInLine);
+    if (release.wokeHere) {
+      for (const waiter of release.wokeHere) if (state.waiters.includes(waiter)) waiter.remind();
+    } else if (nextInLine === undefined) {
+      this.wake(state);
+    } else {
+      this.wakeNamed(state, release.nextInLine);
+    }
   }
 
   /**
    * A release by this process is on its way to the nodes, over the connections its waiters'
    * next takes use too: on each node a take sent now runs after the release, so a waiter here
-   * may go at once instead of waiting for the nodes' messages (a round trip later). The
-   * messages of that release then wake nobody else. Not for a fair release, whose nodes name
-   * who goes next. A release that fails somewhere only costs the woken waiter an attempt.
+   * may go at once instead of waiting for the nodes' messages (a round trip later). Those
+   * messages then wake nobody else; they only remind the waiters woken here, in case the release
+   * was overtaken after all (sent again after NOSCRIPT, behind the boot check) and their attempt
+   * found it still held. Not for a fair release, whose nodes name who goes next.
    */
   releasedHere(channels: readonly string[], releaser: string): void {
     for (const channel of channels) {
       const state = this.channels.get(channel);
-      if (!state) continue;
-      const release = state.releases.get(releaser);
-      if (release && release.nodes.size >= quorumOf(this.nodeCount)) continue;
-      state.releases.set(releaser, { nodes: new Set(Array.from({ length: this.nodeCount }, (_, node) => node)), nextInLine: new Set() });
+      if (!state || state.releases.has(releaser)) continue;
+      state.releases.set(releaser, { nodes: new Set(), nextInLine: new Set(), wokeHere: this.wake(state) });
       forgetOldest(state.releases);
-      this.wake(state);
     }
   }
 
@@ -128,16 +131,18 @@ export class WaitingRoom {
     }
   }
 
-  private wake(state: ChannelState, among: readonly SleepingWaiter[] = state.waiters): void {
+  /** Wakes the waiters a release lets in (kept for the next one to sleep if none sleeps); returns them. */
+  private wake(state: ChannelState, among: readonly SleepingWaiter[] = state.waiters): SleepingWaiter[] {
     const asleep = among.filter((w) => w.asleep);
     const first = asleep.find((w) => !w.shared);
     const woken = [...asleep.filter((w) => w.shared), ...(first ? [first] : [])];
     // Readers behind a waiting writer are woken with it; a writer first in line goes before later readers.
     if (woken.length === 0) {
       state.keptWake = true;
-      return;
+      return woken;
     }
     for (const waiter of woken) waiter.wake();
+    return woken;
   }
 
   /**
@@ -165,11 +170,18 @@ export class WaitingRoom {
   }
 }
 
+/** A recent release: the nodes it was heard from, whom they named first in line, and (one sent by this process) the waiters it woke here. */
+interface Release {
+  readonly nodes: Set<number>;
+  readonly nextInLine: Set<string>;
+  readonly wokeHere: readonly SleepingWaiter[] | undefined;
+}
+
 interface ChannelState {
   /** In arrival order. */
   readonly waiters: SleepingWaiter[];
-  /** Recent releases (by the releaser's token): the nodes each was heard from, and whom they named first in line. */
-  readonly releases: Map<string, { readonly nodes: Set<number>; readonly nextInLine: Set<string> }>;
+  /** Recent releases, by the releaser's name. */
+  readonly releases: Map<string, Release>;
   keptWake: boolean;
   /** Fair waiters a release named first in line before they entered the room (recent ones). */
   readonly namedAbsent: Set<string>;
@@ -189,7 +201,7 @@ function rememberBounded(names: Set<string>, name: string): void {
 
 class SleepingWaiter implements Waiter {
   private waking: (() => void) | undefined;
-  /** Named first in line while it was mid-attempt: its next sleep ends at once. */
+  /** Named first in line (or reminded) while it was mid-attempt: its next sleep ends at once. */
   private wokenAwake = false;
   readonly shared: boolean;
   readonly token: string;
@@ -243,6 +255,12 @@ class SleepingWaiter implements Waiter {
   wake(): void {
     if (this.waking) this.waking();
     else if (this.fair) this.wokenAwake = true;
+  }
+
+  /** Woken by a release that may have been overtaken: wake again, or, mid-attempt, do not sleep after it. */
+  remind(): void {
+    if (this.waking) this.waking();
+    else this.wokenAwake = true;
   }
 
   leave(): void {

@@ -120,7 +120,7 @@ export class IoredisNode implements LockNode {
       client.off('ready', onReady);
     };
     this.firstContact = firstContactOf(client);
-    this.turn = new TurnQueue(batch, (script, keys, args) => this.evalWithBootCheck(script, keys, args), () => (client as Redis).stream);
+    this.turn = new TurnQueue(batch, (script, keys, args) => this.evalWithBootCheck(script, keys, args), () => (client as Redis).stream, boot.guardKeys);
     const keyMap = isClusterClient(client) ? new ClusterKeyMap(boot.keyPrefix, boot.guardKeys) : undefined;
     this.keyMap = keyMap;
     this.slotted = keyMap && {

@@ -16,9 +16,12 @@ export interface BatchedCall {
  * each with its own KEYS and ARGV, so each still checks and writes in one step (rule 2) and the
  * order of the calls on the connection is kept. One call's error is that call's answer only.
  *
- * Layout: KEYS = every call's keys, one after the other; ARGV = the number of calls, then per
- * call its script's position in the list, its key count, its argument count and its arguments.
- * The reply is an array with one element per call: its reply, or its error.
+ * Layout: KEYS = the batch's shared tail (the node's guard keys, which every take ends with),
+ * then every call's own keys, one after the other; ARGV = the number of calls, the tail's
+ * length, then per call its script's position in the list, its key count, its argument count
+ * and its arguments. A negative key count -(n + 1) means n keys of its own followed by the
+ * tail: the guard keys go once per batch, not once per take. The reply is an array with one element per
+ * call: its reply, or its error.
  */
 export class ScriptBatch {
   readonly script: LockScript;
@@ -37,13 +40,17 @@ export class ScriptBatch {
     return this.position.has(script.sha);
   }
 
-  /** The batch script's keys and arguments for these calls (all of scripts it carries). */
-  layout(calls: readonly BatchedCall[]): { keys: string[]; args: (string | number)[] } {
-    const keys: string[] = [];
-    const args: (string | number)[] = [calls.length];
+  /**
+   * The batch script's keys and arguments for these calls (all of scripts it carries). `tail`:
+   * keys many calls end with (the node's guard keys), sent once for all of them.
+   */
+  layout(calls: readonly BatchedCall[], tail: readonly string[] = []): { keys: string[]; args: (string | number)[] } {
+    const keys: string[] = [...tail];
+    const args: (string | number)[] = [calls.length, tail.length];
     for (const call of calls) {
-      for (const key of call.keys) keys.push(key);
-      args.push(this.position.get(call.script.sha)!, call.keys.length, call.args.length);
+      const own = endsWith(call.keys, tail) ? call.keys.length - tail.length : call.keys.length;
+      for (let i = 0; i < own; i++) keys.push(call.keys[i]!);
+      args.push(this.position.get(call.script.sha)!, own === call.keys.length ? own : -own - 1, call.args.length);
       for (const arg of call.args) args.push(arg);
     }
     return { keys, args };
@@ -62,19 +69,29 @@ export class ScriptBatch {
   }
 }
 
+function endsWith(keys: readonly string[], tail: readonly string[]): boolean {
+  if (tail.length === 0 || keys.length < tail.length) return false;
+  const from = keys.length - tail.length;
+  for (let i = 0; i < tail.length; i++) if (keys[from + i] !== tail[i]) return false;
+  return true;
+}
+
 /**
  * Runs the calls. pcall: a call whose script raises (a command the user's ACL denies, OOM) is
  * answered with its error while the others run on. A nil answer would cut the array short: it
  * is sent as false (a null reply, as the call alone would give).
  */
-const RUN_CALLS = `local count, k, a = tonumber(ARGV[1]), 0, 1
+const RUN_CALLS = `local count, t = tonumber(ARGV[1]), tonumber(ARGV[2])
+local k, a = t, 2
 local replies = {}
 for c = 1, count do
   local which, nk, na = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local keys, args = {}, {}
-  for i = 1, nk do keys[i] = KEYS[k + i] end
+  local own = nk < 0 and -nk - 1 or nk
+  for i = 1, own do keys[i] = KEYS[k + i] end
+  if nk < 0 then for i = 1, t do keys[own + i] = KEYS[i] end end
   for i = 1, na do args[i] = ARGV[a + 3 + i] end
-  k, a = k + nk, a + 3 + na
+  k, a = k + own, a + 3 + na
   local ok, reply = pcall(scripts[which], keys, args)
   if not ok then
     if type(reply) == 'table' and reply.err then replies[c] = reply else replies[c] = redis.error_reply(tostring(reply)) end
